@@ -1,0 +1,42 @@
+# The two commands of the quick start are `make run` and `make test`; the rest
+# are for developers. Every target installs missing dependencies first.
+BUILD    ?= build
+JOBS     ?= 2
+CMAKE_BUILD_TYPE ?= RelWithDebInfo
+# Warnings are errors in CI (CI=true is set by the CI runner).
+WERROR   ?= $(if $(filter true,$(CI)),ON,OFF)
+GPUENV   := $(BUILD)/gpuenv
+
+.PHONY: all deps configure build run test bench format format-check clean
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+$(BUILD)/build.ninja: CMakeLists.txt | deps
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(CMAKE_BUILD_TYPE) -DGPUENV_WERROR=$(WERROR)
+
+configure: deps $(BUILD)/build.ninja
+
+build: configure
+	cmake --build $(BUILD) -j$(JOBS)
+
+# The main job on the default environment ($$CONDA_PREFIX, $$VIRTUAL_ENV, or python3's prefix).
+run: build
+	$(GPUENV) list
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+bench: build
+	bench/run.sh $(GPUENV)
+
+format:
+	find src tests bench -name '*.[ch]pp' | xargs clang-format -i
+
+format-check:
+	find src tests bench -name '*.[ch]pp' | xargs clang-format --dry-run --Werror
+
+clean:
+	rm -rf $(BUILD)

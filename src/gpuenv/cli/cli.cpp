@@ -1,0 +1,3 @@
+#include <gpuenv/cli/cli.hpp>
+
+int gpuenv::cli::run(int, char**) { return 0; }

@@ -1,0 +1,63 @@
+#include <gpuenv/util/text.hpp>
+
+#include <algorithm>
+
+namespace gpuenv::util {
+namespace {
+
+bool is_space(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+char lower(char c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+}  // namespace
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+    while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+    return s;
+}
+
+std::string to_lower(std::string_view s) {
+    std::string out(s);
+    std::transform(out.begin(), out.end(), out.begin(), lower);
+    return out;
+}
+
+std::vector<std::string_view> split(std::string_view s, char sep) {
+    std::vector<std::string_view> out;
+    std::size_t start = 0;
+    while (true) {
+        const auto pos = s.find(sep, start);
+        if (pos == std::string_view::npos) {
+            out.push_back(s.substr(start));
+            return out;
+        }
+        out.push_back(s.substr(start, pos - start));
+        start = pos + 1;
+    }
+}
+
+bool iequals(std::string_view s, std::string_view t) {
+    return s.size() == t.size() &&
+           std::equal(s.begin(), s.end(), t.begin(), [](char a, char b) { return lower(a) == lower(b); });
+}
+
+LineColumn line_column(std::string_view text, std::size_t offset) {
+    LineColumn lc;
+    offset = std::min(offset, text.size());
+    for (std::size_t i = 0; i < offset; ++i) {
+        if (text[i] == '\n') {
+            ++lc.line;
+            lc.column = 1;
+        } else {
+            ++lc.column;
+        }
+    }
+    return lc;
+}
+
+}  // namespace gpuenv::util

@@ -1,0 +1,28 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace gpuenv::util {
+
+/// Returns the view without leading and trailing ASCII whitespace.
+[[nodiscard]] std::string_view trim(std::string_view s);
+
+/// Returns an ASCII-lowercased copy.
+[[nodiscard]] std::string to_lower(std::string_view s);
+
+/// Splits on a separator character, keeping empty fields.
+[[nodiscard]] std::vector<std::string_view> split(std::string_view s, char sep);
+
+/// Returns whether s equals t ignoring ASCII case.
+[[nodiscard]] bool iequals(std::string_view s, std::string_view t);
+
+/// Converts a byte offset in text to a 1-based line and column.
+struct LineColumn {
+    int line = 1;
+    int column = 1;
+};
+[[nodiscard]] LineColumn line_column(std::string_view text, std::size_t offset);
+
+}  // namespace gpuenv::util
