@@ -3,7 +3,7 @@
 add_library(gpuenv_warnings INTERFACE)
 target_compile_options(gpuenv_warnings INTERFACE -Wall -Wextra -Wpedantic -Wshadow
                        -Wnon-virtual-dtor -Wold-style-cast -Wcast-align -Wunused
-                       -Woverloaded-virtual -Wnull-dereference)
+                       -Woverloaded-virtual)
 if(GPUENV_WERROR)
   target_compile_options(gpuenv_warnings INTERFACE -Werror)
 endif()

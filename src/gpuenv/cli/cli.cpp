@@ -1,3 +1,55 @@
 #include <gpuenv/cli/cli.hpp>
 
-int gpuenv::cli::run(int, char**) { return 0; }
+#include <cstdio>
+
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+#include <gpuenv/cli/command.hpp>
+#include <gpuenv/util/error.hpp>
+
+namespace gpuenv::cli {
+
+const std::vector<CommandSpec>& commands() {
+    static const std::vector<CommandSpec> table = {
+        {"list", "list every package of an environment: conda records and Python distributions", setup_list},
+        {"envs", "list the conda environments on this machine with their package counts", setup_envs},
+    };
+    return table;
+}
+
+int run(int argc, char** argv) {
+    CLI::App app("gpuenv: GPU environments for conda and pip on shared servers and clusters", "gpuenv");
+    app.require_subcommand(1);
+    app.set_version_flag("--version", std::string("gpuenv ") + GPUENV_VERSION);
+
+    std::vector<std::pair<CLI::App*, CommandAction>> actions;
+    for (const auto& spec : commands()) {
+        CLI::App* sub = app.add_subcommand(spec.name, spec.summary);
+        actions.emplace_back(sub, spec.setup(*sub));
+    }
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        const int code = app.exit(e);
+        return code == 0 ? 0 : static_cast<int>(ExitCode::usage);
+    }
+
+    try {
+        for (const auto& [sub, action] : actions) {
+            if (sub->parsed()) return action();
+        }
+        return static_cast<int>(ExitCode::usage);
+    } catch (const Error& e) {
+        std::fflush(stdout);
+        fmt::print(stderr, "gpuenv: error: {}\n", e.what());
+        return static_cast<int>(e.code());
+    } catch (const std::exception& e) {
+        std::fflush(stdout);
+        fmt::print(stderr, "gpuenv: internal error: {}\n", e.what());
+        return static_cast<int>(ExitCode::internal);
+    }
+}
+
+}  // namespace gpuenv::cli

@@ -1,1 +1,713 @@
-// placeholder, filled in below
+#include <gpuenv/core/env/conda_record.hpp>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <optional>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+#include <simdjson.h>
+#include <nlohmann/json.hpp>
+
+#include <gpuenv/util/error.hpp>
+#include <gpuenv/util/text.hpp>
+
+namespace gpuenv::core::env {
+namespace {
+
+namespace od = simdjson::ondemand;
+using simdjson::error_code;
+
+// conda's TimestampField treats anything up to 9999-12-31T23:59:59Z as seconds.
+constexpr std::int64_t k_max_seconds_timestamp = 253402300799;
+
+// -------------------------------------------------------------------------------------------
+// Reading the file into the reused padded buffer.
+
+// Closes a descriptor on scope exit.
+class FdGuard {
+  public:
+    explicit FdGuard(int fd) : m_fd(fd) {}
+    FdGuard(const FdGuard&) = delete;
+    FdGuard& operator=(const FdGuard&) = delete;
+    ~FdGuard() {
+        if (m_fd >= 0)
+            ::close(m_fd);
+    }
+    [[nodiscard]] int get() const { return m_fd; }
+
+  private:
+    int m_fd;
+};
+
+// Grows the buffer to hold at least `wanted` bytes, keeping the first `kept` bytes; the
+// buffer never shrinks, so its size is bounded by the largest record read so far.
+bool reserve(simdjson::padded_string& buffer, std::size_t kept, std::size_t wanted) {
+    if (buffer.size() >= wanted)
+        return true;
+    simdjson::padded_string bigger(std::max(wanted, buffer.size() * 2));
+    if (bigger.data() == nullptr)
+        return false;
+    if (kept > 0)
+        std::memcpy(bigger.data(), buffer.data(), kept);
+    buffer = std::move(bigger);
+    return true;
+}
+
+// Reads a whole file into `buffer`; returns 0 and sets `length`, or an errno value.
+int read_padded(const std::filesystem::path& path, simdjson::padded_string& buffer,
+                std::size_t& length) {
+    length = 0;
+    const FdGuard fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0)
+        return errno;
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0)
+        return errno;
+    if (S_ISDIR(st.st_mode))
+        return EISDIR;
+    // One byte more than the size, so that reaching end-of-file needs no reallocation.
+    const std::size_t expected = st.st_size > 0 ? static_cast<std::size_t>(st.st_size) : 0;
+    if (!reserve(buffer, 0, std::max<std::size_t>(expected + 1, 4096)))
+        return ENOMEM;
+    while (true) {
+        if (length == buffer.size() && !reserve(buffer, length, length * 2))
+            return ENOMEM;
+        const ssize_t n = ::read(fd.get(), buffer.data() + length, buffer.size() - length);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno;
+        }
+        if (n == 0)
+            break;
+        length += static_cast<std::size_t>(n);
+    }
+    // The padding after the text may hold bytes of an earlier, longer record.
+    std::memset(buffer.data() + length, 0, simdjson::SIMDJSON_PADDING);
+    return 0;
+}
+
+// -------------------------------------------------------------------------------------------
+// Python metadata anchors among files[].
+
+bool ends_with(std::string_view s, std::string_view suffix) {
+    return s.size() > suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+// Returns the anchor a files[] entry belongs to, or an empty view. Old micromamba records
+// written on Windows separate with '\', so both separators count.
+std::string_view python_anchor(std::string_view path) {
+    std::size_t start = 0;
+    std::string_view previous;
+    while (true) {
+        const auto end = path.find_first_of("/\\", start);
+        if (end == std::string_view::npos) {
+            // A single-file egg-info (distutils' install_egg_info) is its own anchor.
+            return ends_with(path.substr(start), ".egg-info") ? path : std::string_view{};
+        }
+        const auto component = path.substr(start, end - start);
+        if (ends_with(component, ".dist-info") || ends_with(component, ".egg-info")) {
+            return path.substr(0, end);
+        }
+        if (component == "EGG-INFO" && ends_with(previous, ".egg")) {
+            return path.substr(0, start - 1);
+        }
+        previous = component;
+        start = end + 1;
+    }
+}
+
+void add_anchor(std::string_view anchor, std::vector<std::string>& anchors) {
+    // The files of one dist-info are usually adjacent, so this skips most duplicates early;
+    // the rest go at the final sort and unique.
+    if (!anchors.empty() && anchors.back().size() == anchor.size()) {
+        bool same = true;
+        for (std::size_t i = 0; i < anchor.size() && same; ++i) {
+            const char c = anchor[i] == '\\' ? '/' : anchor[i];
+            same = anchors.back()[i] == c;
+        }
+        if (same)
+            return;
+    }
+    std::string normalized(anchor);
+    std::replace(normalized.begin(), normalized.end(), '\\', '/');
+    anchors.push_back(std::move(normalized));
+}
+
+// -------------------------------------------------------------------------------------------
+// Tolerant readers for one value: null and wrong types leave the target untouched; only an
+// error from simdjson (invalid JSON) is returned.
+
+struct Number {
+    bool is_integer = false;
+    std::int64_t integer = 0;
+    double real = 0.0;
+};
+
+// Returns whether text is a number by JSON's grammar; simdjson's On-Demand API checks a
+// number only when it is converted, and cannot convert one past double's range.
+bool is_json_number(std::string_view text) {
+    const auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
+    std::size_t i = 0;
+    const auto digits = [&] {
+        const std::size_t start = i;
+        while (i < text.size() && is_digit(text[i]))
+            ++i;
+        return i > start;
+    };
+    if (i < text.size() && text[i] == '-')
+        ++i;
+    if (i < text.size() && text[i] == '0') {
+        ++i;
+    } else if (!digits()) {
+        return false;
+    }
+    if (i < text.size() && text[i] == '.') {
+        ++i;
+        if (!digits())
+            return false;
+    }
+    if (i < text.size() && (text[i] == 'e' || text[i] == 'E')) {
+        ++i;
+        if (i < text.size() && (text[i] == '+' || text[i] == '-'))
+            ++i;
+        if (!digits())
+            return false;
+    }
+    return i == text.size();
+}
+
+std::optional<Number> parse_numeric_string(std::string_view text) {
+    text = util::trim(text);
+    const char* first = text.data();
+    const char* last = text.data() + text.size();
+    Number number;
+    if (auto [end, ec] = std::from_chars(first, last, number.integer);
+        ec == std::errc() && end == last) {
+        number.is_integer = true;
+        return number;
+    }
+    if (auto [end, ec] = std::from_chars(first, last, number.real);
+        ec == std::errc() && end == last && std::isfinite(number.real)) {
+        return number;
+    }
+    return std::nullopt;
+}
+
+// Reads a number, or a string holding one, into `out`; leaves it empty for other types.
+error_code read_number(od::value value, std::optional<Number>& out) {
+    od::json_type type{};
+    if (auto err = value.type().get(type))
+        return err;
+    if (type == od::json_type::string) {
+        std::string_view text;
+        if (auto err = value.get_string().get(text))
+            return err;
+        out = parse_numeric_string(text);
+        return simdjson::SUCCESS;
+    }
+    if (type != od::json_type::number)
+        return simdjson::SUCCESS;
+    Number number;
+    if (value.get_int64().get(number.integer) == simdjson::SUCCESS) {
+        number.is_integer = true;
+        out = number;
+    } else if (value.get_double().get(number.real) == simdjson::SUCCESS) {
+        // A fraction, or an integer past int64.
+        if (std::isfinite(number.real))
+            out = number;
+    } else if (!is_json_number(util::trim(value.raw_json_token()))) {
+        return simdjson::NUMBER_ERROR;
+    }
+    // What is left is a well-formed number out of double's range: ignored like a wrong type.
+    return simdjson::SUCCESS;
+}
+
+std::optional<std::int64_t> to_int64(const Number& number) {
+    if (number.is_integer)
+        return number.integer;
+    // 2^63 is exactly representable; anything at or past it does not fit.
+    constexpr double k_limit = 9223372036854775808.0;
+    if (number.real >= k_limit || number.real < -k_limit)
+        return std::nullopt;
+    return static_cast<std::int64_t>(number.real);
+}
+
+error_code read_int(od::value value, std::int64_t& out) {
+    std::optional<Number> number;
+    if (auto err = read_number(value, number))
+        return err;
+    if (number) {
+        if (auto integer = to_int64(*number))
+            out = *integer;
+    }
+    return simdjson::SUCCESS;
+}
+
+error_code read_timestamp(od::value value, std::int64_t& out) {
+    std::optional<Number> number;
+    if (auto err = read_number(value, number))
+        return err;
+    if (!number)
+        return simdjson::SUCCESS;
+    if (number->is_integer) {
+        const std::int64_t t = number->integer;
+        if (t > k_max_seconds_timestamp) {
+            out = t;
+        } else if (t >= std::numeric_limits<std::int64_t>::min() / 1000) {
+            out = t * 1000;
+        }
+        return simdjson::SUCCESS;
+    }
+    const double t = number->real;
+    const double ms = t <= static_cast<double>(k_max_seconds_timestamp) ? t * 1000.0 : t;
+    Number rounded;
+    rounded.real = std::round(ms);
+    if (auto integer = to_int64(rounded))
+        out = *integer;
+    return simdjson::SUCCESS;
+}
+
+// Reads a string; a number is taken by its literal text ("version": 2 reads as "2").
+error_code read_string(od::value value, std::string& out) {
+    od::json_type type{};
+    if (auto err = value.type().get(type))
+        return err;
+    if (type == od::json_type::string) {
+        std::string_view text;
+        if (auto err = value.get_string().get(text))
+            return err;
+        out.assign(text);
+    } else if (type == od::json_type::number) {
+        const std::string_view literal = util::trim(value.raw_json_token());
+        if (!is_json_number(literal))
+            return simdjson::NUMBER_ERROR;
+        out.assign(literal);
+    }
+    return simdjson::SUCCESS;
+}
+
+// Reads the strings of an array (other elements are skipped); `present` tells whether the
+// value was an array at all.
+error_code read_string_list(od::value value, std::vector<std::string>& out, bool& present) {
+    od::json_type type{};
+    if (auto err = value.type().get(type))
+        return err;
+    if (type != od::json_type::array)
+        return simdjson::SUCCESS;
+    od::array array;
+    if (auto err = value.get_array().get(array))
+        return err;
+    present = true;
+    out.clear();
+    for (auto element : array) {
+        od::value item;
+        if (auto err = element.get(item))
+            return err;
+        if (auto err = item.type().get(type))
+            return err;
+        if (type != od::json_type::string)
+            continue;
+        std::string_view text;
+        if (auto err = item.get_string().get(text))
+            return err;
+        out.emplace_back(text);
+    }
+    return simdjson::SUCCESS;
+}
+
+// Counts files[] and collects anchors without keeping the paths.
+error_code scan_files(od::value value, CondaRecord& record) {
+    od::json_type type{};
+    if (auto err = value.type().get(type))
+        return err;
+    if (type != od::json_type::array)
+        return simdjson::SUCCESS;
+    od::array array;
+    if (auto err = value.get_array().get(array))
+        return err;
+    record.file_count = 0;
+    record.python_anchors.clear();
+    for (auto element : array) {
+        od::value item;
+        if (auto err = element.get(item))
+            return err;
+        ++record.file_count;
+        if (auto err = item.type().get(type))
+            return err;
+        if (type != od::json_type::string)
+            continue;
+        std::string_view path;
+        if (auto err = item.get_string().get(path))
+            return err;
+        const auto anchor = python_anchor(path);
+        if (!anchor.empty())
+            add_anchor(anchor, record.python_anchors);
+    }
+    return simdjson::SUCCESS;
+}
+
+// -------------------------------------------------------------------------------------------
+// The record's fields.
+
+// Holds fields whose meaning depends on other fields, resolved once all are read.
+struct Pending {
+    std::string build_string;
+    std::string package_type;
+    std::optional<std::string> noarch;  // set when "noarch" was a string or a bool
+    std::string requested_spec;
+    std::vector<std::string> requested_specs;
+    bool has_requested_specs = false;
+};
+
+struct StringField {
+    std::string_view key;
+    std::string CondaRecord::*member;
+};
+
+constexpr std::array k_string_fields{
+    StringField{"name", &CondaRecord::name},
+    StringField{"version", &CondaRecord::version},
+    StringField{"build", &CondaRecord::build},
+    StringField{"channel", &CondaRecord::channel},
+    StringField{"subdir", &CondaRecord::subdir},
+    StringField{"fn", &CondaRecord::fn},
+    StringField{"url", &CondaRecord::url},
+    StringField{"md5", &CondaRecord::md5},
+    StringField{"sha256", &CondaRecord::sha256},
+    StringField{"python_site_packages_path", &CondaRecord::python_site_packages_path},
+};
+
+error_code read_noarch(od::value value, Pending& pending) {
+    od::json_type type{};
+    if (auto err = value.type().get(type))
+        return err;
+    if (type == od::json_type::boolean) {
+        // Records from before conda 4.3 wrote "noarch": true for generic noarch packages.
+        bool flag = false;
+        if (auto err = value.get_bool().get(flag))
+            return err;
+        pending.noarch = flag ? "generic" : "";
+    } else if (type == od::json_type::string) {
+        std::string_view text;
+        if (auto err = value.get_string().get(text))
+            return err;
+        if (text == "python" || text == "generic" || text.empty())
+            pending.noarch = text;
+    }
+    return simdjson::SUCCESS;
+}
+
+error_code read_field(std::string_view key, od::value value, CondaRecord& record,
+                      Pending& pending) {
+    for (const auto& field : k_string_fields) {
+        if (key == field.key)
+            return read_string(value, record.*field.member);
+    }
+    if (key == "files")
+        return scan_files(value, record);
+    if (key == "depends") {
+        bool present = false;
+        return read_string_list(value, record.depends, present);
+    }
+    if (key == "constrains") {
+        bool present = false;
+        return read_string_list(value, record.constrains, present);
+    }
+    if (key == "requested_specs") {
+        return read_string_list(value, pending.requested_specs, pending.has_requested_specs);
+    }
+    if (key == "build_number")
+        return read_int(value, record.build_number);
+    if (key == "size")
+        return read_int(value, record.size);
+    if (key == "timestamp")
+        return read_timestamp(value, record.timestamp);
+    if (key == "build_string")
+        return read_string(value, pending.build_string);
+    if (key == "noarch")
+        return read_noarch(value, pending);
+    if (key == "package_type")
+        return read_string(value, pending.package_type);
+    if (key == "requested_spec")
+        return read_string(value, pending.requested_spec);
+    // Anything else (paths_data, link, ...) is skipped by the object iterator unread.
+    return simdjson::SUCCESS;
+}
+
+bool is_requested_spec(std::string_view spec) {
+    return !spec.empty() && spec != "None";
+}
+
+void resolve(Pending& pending, CondaRecord& record) {
+    if (record.build.empty())
+        record.build = std::move(pending.build_string);
+    if (pending.noarch) {
+        record.noarch = std::move(*pending.noarch);
+    } else if (pending.package_type == "noarch_python") {
+        record.noarch = "python";
+    } else if (pending.package_type == "noarch_generic") {
+        record.noarch = "generic";
+    }
+    if (pending.has_requested_specs) {
+        for (auto& spec : pending.requested_specs) {
+            if (is_requested_spec(spec))
+                record.requested_specs.push_back(std::move(spec));
+        }
+    } else if (is_requested_spec(pending.requested_spec)) {
+        record.requested_specs.push_back(std::move(pending.requested_spec));
+    }
+    std::sort(record.python_anchors.begin(), record.python_anchors.end());
+    record.python_anchors.erase(
+        std::unique(record.python_anchors.begin(), record.python_anchors.end()),
+        record.python_anchors.end());
+}
+
+std::string_view type_name(od::json_type type) {
+    switch (type) {
+        case od::json_type::array:
+            return "an array";
+        case od::json_type::object:
+            return "an object";
+        case od::json_type::number:
+            return "a number";
+        case od::json_type::string:
+            return "a string";
+        case od::json_type::boolean:
+            return "a boolean";
+        case od::json_type::null:
+            return "null";
+    }
+    return "a value";
+}
+
+std::string error_prefix(const std::filesystem::path& path) {
+    return "cannot read conda record " + path.string() + ": ";
+}
+
+// simdjson does not say where the text goes wrong, so the error path parses it again with
+// nlohmann::json, which does; the fast path never pays for this.
+[[noreturn]] void throw_syntax_error(const std::filesystem::path& path, std::string_view text,
+                                     error_code code) {
+    try {
+        [[maybe_unused]] const auto ignored = nlohmann::json::parse(text.begin(), text.end());
+    } catch (const nlohmann::json::parse_error& e) {
+        // e.byte counts the characters read, so the offending one is at e.byte - 1.
+        const auto where = util::line_column(text, e.byte > 0 ? e.byte - 1 : 0);
+        std::string_view reason = e.what();
+        if (const auto column = reason.find(", column "); column != std::string_view::npos) {
+            if (const auto colon = reason.find(": ", column); colon != std::string_view::npos) {
+                reason.remove_prefix(colon + 2);
+            }
+        }
+        throw Error(ExitCode::not_found, error_prefix(path) + "line " + std::to_string(where.line) +
+                                             ", column " + std::to_string(where.column) + ": " +
+                                             std::string(reason));
+    } catch (const nlohmann::json::exception&) {
+        // Not a syntax error (a number past double's range, say): simdjson's word stands.
+    }
+    throw Error(ExitCode::not_found, error_prefix(path) + simdjson::error_message(code));
+}
+
+}  // namespace
+
+// -------------------------------------------------------------------------------------------
+
+struct CondaRecordReader::Impl {
+    od::parser parser;
+    simdjson::padded_string buffer;
+
+    // Parses the buffer's first `length` bytes; returns simdjson's error for invalid JSON and
+    // throws for valid JSON that is not a record.
+    error_code parse(const std::filesystem::path& path, std::size_t length, CondaRecord& record);
+};
+
+error_code CondaRecordReader::Impl::parse(const std::filesystem::path& path, std::size_t length,
+                                          CondaRecord& record) {
+    const simdjson::padded_string_view view(buffer.data(), length,
+                                            buffer.size() + simdjson::SIMDJSON_PADDING);
+    od::document doc;
+    if (auto err = parser.iterate(view).get(doc))
+        return err;
+    od::json_type type{};
+    if (auto err = doc.type().get(type))
+        return err;
+    if (type != od::json_type::object) {
+        // Make sure a scalar or an array is not also malformed before calling it the wrong type.
+        if (auto err = doc.raw_json().error())
+            return err;
+        throw Error(ExitCode::not_found, error_prefix(path) +
+                                             "expected a JSON object at the top level, found " +
+                                             std::string(type_name(type)));
+    }
+    od::object object;
+    if (auto err = doc.get_object().get(object))
+        return err;
+    Pending pending;
+    for (auto field : object) {
+        std::string_view key;
+        if (auto err = field.unescaped_key().get(key))
+            return err;
+        if (auto err = read_field(key, field.value(), record, pending))
+            return err;
+    }
+    // A document fully consumed has no current location; anything left is trailing content.
+    if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS) {
+        return simdjson::TRAILING_CONTENT;
+    }
+    resolve(pending, record);
+    return simdjson::SUCCESS;
+}
+
+CondaRecordReader::CondaRecordReader() : m_impl(std::make_unique<Impl>()) {}
+
+CondaRecordReader::~CondaRecordReader() = default;
+
+CondaRecord CondaRecordReader::read(const std::filesystem::path& record_file) {
+    std::size_t length = 0;
+    if (const int err = read_padded(record_file, m_impl->buffer, length); err != 0) {
+        throw Error(ExitCode::not_found, error_prefix(record_file) + std::strerror(err));
+    }
+    CondaRecord record;
+    if (auto err = m_impl->parse(record_file, length, record)) {
+        throw_syntax_error(record_file, std::string_view(m_impl->buffer.data(), length), err);
+    }
+    const std::array<std::pair<const char*, const std::string*>, 3> required{
+        {{"name", &record.name}, {"version", &record.version}, {"build", &record.build}}};
+    for (const auto& [key, value] : required) {
+        if (value->empty()) {
+            throw Error(ExitCode::not_found, error_prefix(record_file) + "missing \"" + key + "\"");
+        }
+    }
+    record.record_path = record_file;
+    return record;
+}
+
+// -------------------------------------------------------------------------------------------
+
+std::vector<std::filesystem::path> list_conda_records(const std::filesystem::path& prefix) {
+    namespace fs = std::filesystem;
+    const fs::path meta = prefix / "conda-meta";
+    std::vector<fs::path> records;
+    std::error_code ec;
+    fs::directory_iterator it(meta, ec);
+    if (ec) {
+        if (ec == std::errc::no_such_file_or_directory || ec == std::errc::not_a_directory) {
+            return records;
+        }
+        throw Error(ExitCode::not_found, "cannot list " + meta.string() + ": " + ec.message());
+    }
+    for (; it != fs::directory_iterator(); it.increment(ec)) {
+        std::error_code status_ec;
+        const auto status = it->symlink_status(status_ec);
+        if (status_ec)
+            continue;  // removed while listing
+        if (!fs::is_regular_file(status) && !fs::is_symlink(status))
+            continue;
+        const std::string name = it->path().filename().string();
+        if (name.size() > 5 && name.ends_with(".json"))
+            records.push_back(it->path());
+    }
+    if (ec) {
+        throw Error(ExitCode::not_found, "cannot list " + meta.string() + ": " + ec.message());
+    }
+    std::sort(records.begin(), records.end());
+    return records;
+}
+
+// -------------------------------------------------------------------------------------------
+
+namespace {
+
+// Returns whether a path segment names a platform subdir: noarch or <os>-<arch>.
+bool is_subdir_like(std::string_view segment) {
+    if (segment == "noarch")
+        return true;
+    const auto dash = segment.find('-');
+    if (dash == std::string_view::npos)
+        return false;
+    constexpr std::array<std::string_view, 7> k_oses{"linux", "osx", "win",    "emscripten",
+                                                     "wasi",  "zos", "freebsd"};
+    const auto os = segment.substr(0, dash);
+    const auto arch = segment.substr(dash + 1);
+    return std::find(k_oses.begin(), k_oses.end(), os) != k_oses.end() && !arch.empty() &&
+           std::all_of(arch.begin(), arch.end(), [](char c) {
+               return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+           });
+}
+
+// Drops the trailing slashes and a trailing subdir segment, never the "//" of a scheme.
+void strip_subdir(std::string& channel, std::string_view subdir) {
+    while (!channel.empty() && channel.back() == '/')
+        channel.pop_back();
+    const auto slash = channel.rfind('/');
+    if (slash == std::string::npos || slash == 0 || channel[slash - 1] == '/')
+        return;
+    const std::string_view segment = std::string_view(channel).substr(slash + 1);
+    if ((!subdir.empty() && segment == subdir) || is_subdir_like(segment))
+        channel.resize(slash);
+}
+
+// Removes credentials ("user:password@") and a "/t/<token>" segment pair from a URL.
+void strip_secrets(std::string& url, std::size_t authority_start) {
+    const auto path_start = url.find('/', authority_start);
+    const auto at = url.rfind('@', path_start == std::string::npos ? url.size() : path_start);
+    if (at != std::string::npos && at >= authority_start) {
+        url.erase(authority_start, at + 1 - authority_start);
+    }
+    const auto path = url.find('/', authority_start);
+    if (path == std::string::npos)
+        return;
+    const auto token = url.find("/t/", path);
+    if (token == std::string::npos)
+        return;
+    const auto token_end = url.find('/', token + 3);
+    url.erase(token, token_end == std::string::npos ? std::string::npos : token_end - token);
+}
+
+}  // namespace
+
+std::string channel_display_name(const CondaRecord& record) {
+    std::string channel = record.channel;
+    if (channel.empty()) {
+        // Only the download URL is known: its directory is <channel>/<subdir>.
+        const auto slash = record.url.rfind('/');
+        if (slash == std::string::npos)
+            return {};
+        channel = record.url.substr(0, slash);
+    }
+    strip_subdir(channel, record.subdir);
+    const auto scheme_end = channel.find("://");
+    if (scheme_end == std::string::npos)
+        return channel;
+    const std::size_t authority = scheme_end + 3;
+    strip_secrets(channel, authority);
+    const std::string scheme = util::to_lower(std::string_view(channel).substr(0, scheme_end));
+    if (scheme != "https" && scheme != "http")
+        return channel;
+    const auto path_start = channel.find('/', authority);
+    if (path_start == std::string::npos || path_start + 1 >= channel.size())
+        return channel;
+    const std::string host =
+        util::to_lower(std::string_view(channel).substr(authority, path_start - authority));
+    const std::string path = channel.substr(path_start + 1);
+    if (host == "conda.anaconda.org")
+        return path;
+    if ((host == "repo.anaconda.com" || host == "repo.continuum.io") && path.starts_with("pkgs/")) {
+        return path;
+    }
+    return channel;
+}
+
+}  // namespace gpuenv::core::env

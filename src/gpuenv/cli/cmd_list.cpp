@@ -1,0 +1,92 @@
+// gpuenv list: every package of an environment, conda records and Python distributions
+// together, like `conda list` with the pip side made explicit.
+#include <CLI/CLI.hpp>
+
+#include <gpuenv/cli/command.hpp>
+#include <gpuenv/cli/env_options.hpp>
+#include <gpuenv/cli/output.hpp>
+#include <gpuenv/core/env/inventory.hpp>
+#include <gpuenv/core/env/inventory_json.hpp>
+#include <gpuenv/util/table.hpp>
+
+namespace gpuenv::cli {
+namespace {
+
+struct ListRequest {
+    core::env::EnvSelection env;
+    bool json = false;
+};
+
+// Returns the Note cell: how a distribution was installed and what it shadows.
+std::string note_for(const core::env::Package& p) {
+    std::string note;
+    auto add = [&](const std::string& part) {
+        if (!note.empty()) note += "; ";
+        note += part;
+    };
+    if (p.shadows) {
+        add("shadows conda " + p.shadows->name + " " + p.shadows->version + " " + p.shadows->build);
+    }
+    if (p.shadowed_by) {
+        add("shadowed by " + p.shadowed_by->installer + " " + p.shadowed_by->name + " " + p.shadowed_by->version);
+    }
+    if (p.kind == core::env::PackageKind::pypi && p.dist && p.dist->direct_url) {
+        const auto& u = *p.dist->direct_url;
+        if (u.editable) {
+            add("editable " + u.url);
+        } else if (u.kind == core::env::DirectUrl::Kind::vcs) {
+            add(u.vcs + "+" + u.url + (u.commit_id.empty() ? "" : "@" + u.commit_id));
+        } else {
+            add("from " + u.url);
+        }
+    }
+    return note;
+}
+
+std::string render_table(const core::env::Inventory& inventory) {
+    bool any_note = false;
+    std::vector<std::vector<std::string>> rows;
+    rows.reserve(inventory.packages.size());
+    for (const auto& p : inventory.packages) {
+        const bool conda = p.kind == core::env::PackageKind::conda;
+        std::string note = note_for(p);
+        any_note = any_note || !note.empty();
+        rows.push_back({p.name, p.version, conda ? p.build : "-", conda ? p.channel : p.installer, std::move(note)});
+    }
+    std::vector<std::string> headers = {"# Name", "Version", "Build", "Channel"};
+    if (any_note) headers.emplace_back("Note");
+    util::Table table(headers);
+    for (auto& row : rows) {
+        if (!any_note) row.pop_back();
+        table.add_row(std::move(row));
+    }
+    const auto& prefix = inventory.prefix;
+    std::string out = "# packages in environment at " + prefix.path.string() + " (" +
+                      core::env::to_string(prefix.kind) +
+                      (prefix.python_version.empty() ? "" : ", python " + prefix.python_version) + "):\n#\n";
+    out += table.render();
+    return out;
+}
+
+int run_list(const ListRequest& request) {
+    const auto prefix = open_selected_env(request.env);
+    const auto inventory = core::env::read_inventory(prefix);
+    print_warnings(inventory.warnings);
+    if (request.json) {
+        print_json(core::env::to_json(inventory));
+    } else {
+        print_text(render_table(inventory));
+    }
+    return 0;
+}
+
+}  // namespace
+
+CommandAction setup_list(CLI::App& command) {
+    auto request = std::make_shared<ListRequest>();
+    add_env_options(command, request->env);
+    command.add_flag("--json", request->json, "print the schema-versioned JSON document (docs/json-schema.md)");
+    return [request] { return run_list(*request); };
+}
+
+}  // namespace gpuenv::cli

@@ -1,0 +1,31 @@
+#pragma once
+
+#include <functional>
+#include <vector>
+
+namespace CLI {
+class App;
+}
+
+namespace gpuenv::cli {
+
+/// Runs a parsed command and returns its exit code.
+using CommandAction = std::function<int()>;
+
+/// Describes one subcommand: its name, a one-line summary, and a function that declares its
+/// options on the CLI11 subcommand and returns the action to run once parsing succeeded.
+struct CommandSpec {
+    const char* name;
+    const char* summary;
+    CommandAction (*setup)(CLI::App& command);
+};
+
+/// Returns the table of every command; it drives dispatch and `--help`.
+[[nodiscard]] const std::vector<CommandSpec>& commands();
+
+/// Declares `gpuenv list`.
+CommandAction setup_list(CLI::App& command);
+/// Declares `gpuenv envs`.
+CommandAction setup_envs(CLI::App& command);
+
+}  // namespace gpuenv::cli
