@@ -7,7 +7,7 @@ CMAKE_BUILD_TYPE ?= RelWithDebInfo
 WERROR   ?= $(if $(filter true,$(CI)),ON,OFF)
 GPUENV   := $(BUILD)/gpuenv
 
-.PHONY: all deps configure build run test bench format format-check clean
+.PHONY: all deps configure build run test bench fuzz format format-check clean
 
 all: build
 
@@ -31,6 +31,21 @@ test: build
 
 bench: build
 	bench/run.sh $(GPUENV)
+
+# Fuzzes each parser for FUZZ_SECONDS with libFuzzer (clang); new inputs go to build-fuzz/,
+# crashes to fuzz-out/ (copy them to fuzz/regressions/<target>/ so ctest replays them).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := conda_record core_metadata direct_url
+fuzz: deps
+	cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+	  -DGPUENV_FUZZ=ON -DGPUENV_TESTS=OFF -DGPUENV_BENCH=OFF
+	cmake --build build-fuzz -j$(JOBS) --target $(addsuffix _fuzz,$(FUZZ_TARGETS))
+	mkdir -p fuzz-out
+	set -e; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p build-fuzz/corpus/$$t; \
+	  build-fuzz/fuzz/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 \
+	    -artifact_prefix=fuzz-out/$$t- build-fuzz/corpus/$$t fuzz/corpus/$$t; \
+	done
 
 format:
 	find src tests bench -name '*.[ch]pp' | xargs clang-format -i

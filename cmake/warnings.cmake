@@ -11,3 +11,9 @@ if(GPUENV_SANITIZE)
   target_compile_options(gpuenv_warnings INTERFACE -fsanitize=address,undefined -fno-omit-frame-pointer)
   target_link_options(gpuenv_warnings INTERFACE -fsanitize=address,undefined)
 endif()
+if(GPUENV_FUZZ)
+  # Coverage instrumentation for libFuzzer on gpuenv's own code only (make fuzz).
+  target_compile_options(gpuenv_warnings INTERFACE -fsanitize=fuzzer-no-link,address,undefined
+                         -fno-omit-frame-pointer)
+  target_link_options(gpuenv_warnings INTERFACE -fsanitize=address,undefined)
+endif()

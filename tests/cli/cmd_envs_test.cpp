@@ -31,9 +31,14 @@ TEST(CmdEnvs, ListsRootEnvsAndRegisteredWithCounts) {
               "# conda environments:\n"
               "#\n"
               "# Name  Active  Packages  Conda  PyPI  Prefix\n"
-              "base            1         1      0     " + (dir / "root").string() + "\n"
-              "torch   *       2         2      0     " + (dir / "root/envs/torch").string() + "\n"
-              "-               0         0      0     " + (dir / "projects/exp").string() + "\n");
+              "base            1         1      0     " +
+                  (dir / "root").string() +
+                  "\n"
+                  "torch   *       2         2      0     " +
+                  (dir / "root/envs/torch").string() +
+                  "\n"
+                  "-               0         0      0     " +
+                  (dir / "projects/exp").string() + "\n");
 
     const auto j = run_gpuenv({"envs", "--json"}, env);
     ASSERT_EQ(j.exit_code, 0) << j.err;
@@ -48,7 +53,9 @@ TEST(CmdEnvs, ListsRootEnvsAndRegisteredWithCounts) {
 
 TEST(CmdEnvs, NoEnvironmentsIsAnEmptyListNotAnError) {
     test::TempDir dir;
-    const auto r = run_gpuenv({"envs", "--json"}, {{{"HOME", dir.path().string()}, {"MAMBA_ROOT_PREFIX", (dir / "none").string()}}});
+    const auto r = run_gpuenv(
+        {"envs", "--json"},
+        {{{"HOME", dir.path().string()}, {"MAMBA_ROOT_PREFIX", (dir / "none").string()}}});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(Json::parse(r.out)["envs"], Json::array());
 }

@@ -21,17 +21,28 @@ const std::string k_sp = "lib/python3.11/site-packages";
 // Writes a small conda env: python, numpy shadowed by a pip upgrade, and an editable install.
 fs::path make_env(const fs::path& prefix) {
     test::CondaPrefixBuilder builder(prefix);
-    builder.add_package({.name = "python", .version = "3.11.9", .build = "hab00c5b_0_cpython",
-                         .requested = true, .python_site_packages_path = k_sp});
+    builder.add_package({.name = "python",
+                         .version = "3.11.9",
+                         .build = "hab00c5b_0_cpython",
+                         .requested = true,
+                         .python_site_packages_path = k_sp});
     const test::PythonDistSpec conda_numpy{"numpy", "1.26.4", "conda"};
     std::vector<std::string> files;
-    for (const auto& f : test::dist_info_files(conda_numpy)) files.push_back(k_sp + "/" + f);
-    builder.add_package({.name = "numpy", .version = "1.26.4", .build = "py311h64a7726_0", .files = files,
+    for (const auto& f : test::dist_info_files(conda_numpy))
+        files.push_back(k_sp + "/" + f);
+    builder.add_package({.name = "numpy",
+                         .version = "1.26.4",
+                         .build = "py311h64a7726_0",
+                         .files = files,
                          .create_files = test::CreateFiles::no});
     test::write_dist_info(prefix / k_sp, {"numpy", "2.0.0", "pip"});
-    test::write_dist_info(prefix / k_sp,
-                          {.name = "mylib", .version = "0.1.dev0", .installer = "pip", .requested = true,
-                           .direct_url_json = R"({"url": "file:///src/mylib", "dir_info": {"editable": true}})"});
+    test::write_dist_info(
+        prefix / k_sp,
+        {.name = "mylib",
+         .version = "0.1.dev0",
+         .installer = "pip",
+         .requested = true,
+         .direct_url_json = R"({"url": "file:///src/mylib", "dir_info": {"editable": true}})"});
     return prefix;
 }
 
@@ -44,13 +55,15 @@ TEST(CmdList, TableShowsCondaAndPipLikeCondaList) {
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(r.err, "");
     EXPECT_EQ(r.out,
-              "# packages in environment at " + env.string() + " (conda, python 3.11):\n"
-              "#\n"
-              "# Name  Version   Build               Channel      Note\n"
-              "mylib   0.1.dev0  -                   pip          editable file:///src/mylib\n"
-              "numpy   1.26.4    py311h64a7726_0     conda-forge  shadowed by pip numpy 2.0.0\n"
-              "numpy   2.0.0     -                   pip          shadows conda numpy 1.26.4 py311h64a7726_0\n"
-              "python  3.11.9    hab00c5b_0_cpython  conda-forge\n");
+              "# packages in environment at " + env.string() +
+                  " (conda, python 3.11):\n"
+                  "#\n"
+                  "# Name  Version   Build               Channel      Note\n"
+                  "mylib   0.1.dev0  -                   pip          editable file:///src/mylib\n"
+                  "numpy   1.26.4    py311h64a7726_0     conda-forge  shadowed by pip numpy 2.0.0\n"
+                  "numpy   2.0.0     -                   pip          shadows conda numpy 1.26.4 "
+                  "py311h64a7726_0\n"
+                  "python  3.11.9    hab00c5b_0_cpython  conda-forge\n");
 }
 
 TEST(CmdList, JsonFollowsTheDocumentedSchema) {
@@ -81,7 +94,9 @@ TEST(CmdList, DefaultIsCondaPrefixThenVirtualEnv) {
     const auto env = make_env(dir / "env");
     fs::create_directories(dir / "venv" / k_sp);
     test::write_file(dir / "venv/pyvenv.cfg", "home = /usr/bin\n");
-    auto r = run_gpuenv({"list", "--json"}, {{{"CONDA_PREFIX", env.string()}, {"VIRTUAL_ENV", (dir / "venv").string()}}});
+    auto r =
+        run_gpuenv({"list", "--json"},
+                   {{{"CONDA_PREFIX", env.string()}, {"VIRTUAL_ENV", (dir / "venv").string()}}});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(Json::parse(r.out)["prefix"], env.string());
     r = run_gpuenv({"list", "--json"}, {{{"VIRTUAL_ENV", (dir / "venv").string()}}});
@@ -92,7 +107,8 @@ TEST(CmdList, DefaultIsCondaPrefixThenVirtualEnv) {
 TEST(CmdList, NameIsFoundInTheRootsEnvsDir) {
     TempDir dir;
     make_env(dir / "root/envs/torch");
-    const auto r = run_gpuenv({"list", "-n", "torch", "--json"}, {{{"MAMBA_ROOT_PREFIX", (dir / "root").string()}}});
+    const auto r = run_gpuenv({"list", "-n", "torch", "--json"},
+                              {{{"MAMBA_ROOT_PREFIX", (dir / "root").string()}}});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(Json::parse(r.out)["prefix"], (dir / "root/envs/torch").string());
 }
@@ -100,11 +116,13 @@ TEST(CmdList, NameIsFoundInTheRootsEnvsDir) {
 TEST(CmdList, BadRecordIsAWarningWithPlaceAndTheRestIsListed) {
     TempDir dir;
     const auto env = make_env(dir / "env");
-    test::write_file(env / "conda-meta/trunc-1.0-0.json", "{\"name\": \"trunc\", \"version\": \"1.0\", \"bu");
+    test::write_file(env / "conda-meta/trunc-1.0-0.json",
+                     "{\"name\": \"trunc\", \"version\": \"1.0\", \"bu");
     const auto r = run_gpuenv({"list", "-p", env.string()});
     EXPECT_EQ(r.exit_code, 0);
-    EXPECT_NE(r.err.find("gpuenv: warning: " + (env / "conda-meta/trunc-1.0-0.json").string() + ":1:"),
-              std::string::npos)
+    EXPECT_NE(
+        r.err.find("gpuenv: warning: " + (env / "conda-meta/trunc-1.0-0.json").string() + ":1:"),
+        std::string::npos)
         << r.err;
     EXPECT_NE(r.out.find("python  3.11.9"), std::string::npos);
 }
@@ -114,7 +132,9 @@ TEST(CmdList, MissingPrefixExitsThreeNamingIt) {
     const auto r = run_gpuenv({"list", "-p", (dir / "missing").string()});
     EXPECT_EQ(r.exit_code, 3);
     EXPECT_EQ(r.out, "");
-    EXPECT_NE(r.err.find("gpuenv: error: environment " + (dir / "missing").string()), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("gpuenv: error: environment " + (dir / "missing").string()),
+              std::string::npos)
+        << r.err;
 }
 
 TEST(CmdList, DirectoryThatIsNotAnEnvironmentExitsThree) {
@@ -126,7 +146,9 @@ TEST(CmdList, DirectoryThatIsNotAnEnvironmentExitsThree) {
 
 TEST(CmdList, UnknownNameExitsThree) {
     TempDir dir;
-    const auto r = run_gpuenv({"list", "-n", "nope"}, {{{"MAMBA_ROOT_PREFIX", dir.path().string()}, {"HOME", dir.path().string()}}});
+    const auto r =
+        run_gpuenv({"list", "-n", "nope"},
+                   {{{"MAMBA_ROOT_PREFIX", dir.path().string()}, {"HOME", dir.path().string()}}});
     EXPECT_EQ(r.exit_code, 3);
     EXPECT_NE(r.err.find("environment not found: nope"), std::string::npos) << r.err;
 }

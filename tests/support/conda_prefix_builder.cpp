@@ -4,10 +4,10 @@
 
 #include <array>
 #include <fstream>
-#include <iterator>
 #include <stdexcept>
 #include <utility>
 
+#include <gpuenv/util/file.hpp>
 #include <support/temp_dir.hpp>
 
 namespace gpuenv::test {
@@ -50,20 +50,13 @@ std::string channel_base(const CondaPackageSpec& spec) {
     return base;
 }
 
-std::string read_whole(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-        throw std::runtime_error("cannot read " + path.string());
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 // Returns what a file of the package holds (or will hold once add_package writes it).
 std::string content_of(const fs::path& prefix, const CondaPackageSpec& spec,
                        const std::string& file) {
     if (const auto it = spec.contents.find(file); it != spec.contents.end())
         return it->second;
     if (fs::is_regular_file(prefix / file))
-        return read_whole(prefix / file);
+        return util::read_file(prefix / file);
     return spec.name + " " + spec.version + ": " + file + "\n";
 }
 

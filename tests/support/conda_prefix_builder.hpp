@@ -25,7 +25,7 @@ struct CondaPackageSpec {
     int build_number = 0;
     std::string channel = "conda-forge";  ///< a name (on conda.anaconda.org) or a URL
     std::string subdir = "linux-64";
-    std::string noarch{};  ///< "", "python" or "generic"
+    std::string noarch{};  ///< "", "python" or "generic" (with subdir "noarch")
     std::vector<std::string> depends{};
     std::vector<std::string> constrains{};
     /// Prefix-relative files owned by the package ("lib/python3.11/site-packages/x/__init__.py").

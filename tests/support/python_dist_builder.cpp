@@ -60,6 +60,7 @@ std::vector<FileEntry> dist_info_entries(const PythonDistSpec& spec) {
 
 std::string record_text(const std::vector<FileEntry>& entries, const std::string& record_path) {
     std::vector<std::string> rows;
+    rows.reserve(entries.size() + 1);
     for (const FileEntry& entry : entries) {
         rows.push_back(csv_field(entry.path) + "," + record_hash(entry.content) + "," +
                        std::to_string(entry.content.size()));
@@ -146,7 +147,7 @@ fs::path write_dist_info(const fs::path& site_packages, const PythonDistSpec& sp
 }
 
 fs::path write_egg_info_dir(const fs::path& site_packages, const PythonDistSpec& spec) {
-    const fs::path dir = site_packages / (egg_base_name(spec) + ".egg-info");
+    fs::path dir = site_packages / (egg_base_name(spec) + ".egg-info");
     write_package_files(site_packages, spec);
     write_file(dir / "PKG-INFO", core_metadata(spec));
     // setuptools lists installed files relative to the egg-info directory.
@@ -160,14 +161,14 @@ fs::path write_egg_info_dir(const fs::path& site_packages, const PythonDistSpec&
 }
 
 fs::path write_egg_info_file(const fs::path& site_packages, const PythonDistSpec& spec) {
-    const fs::path file = site_packages / (egg_base_name(spec) + ".egg-info");
+    fs::path file = site_packages / (egg_base_name(spec) + ".egg-info");
     write_package_files(site_packages, spec);
     write_file(file, core_metadata(spec));
     return file;
 }
 
 fs::path write_egg(const fs::path& site_packages, const PythonDistSpec& spec) {
-    const fs::path dir = site_packages / (egg_base_name(spec) + "-py3.egg");
+    fs::path dir = site_packages / (egg_base_name(spec) + "-py3.egg");
     write_package_files(dir, spec);
     write_file(dir / "EGG-INFO" / "PKG-INFO", core_metadata(spec));
     return dir;

@@ -15,9 +15,8 @@ struct PythonDistSpec {
     std::string installer = "pip";                 ///< INSTALLER content; "" writes no INSTALLER
     bool requested = false;                        ///< writes an empty REQUESTED (dist-info only)
     std::optional<std::string> direct_url_json{};  ///< direct_url.json, verbatim (dist-info only)
-    std::vector<std::string>
-        files{};                   ///< package files relative to site-packages, listed in RECORD
-    std::string metadata_extra{};  ///< extra header lines after Version, each ending in "\n"
+    std::vector<std::string> files{};              ///< package files under site-packages, in RECORD
+    std::string metadata_extra{};  ///< extra header lines after Version, ending in "\n"
 };
 
 /// Escapes a distribution name as wheel file names do (PEP 427): runs of "-_." become "_".

@@ -32,7 +32,8 @@ RunResult run_command(const std::vector<std::string>& argv, const RunEnv& env) {
     for (char** e = environ; *e != nullptr; ++e) {
         const std::string entry(*e);
         const auto eq = entry.find('=');
-        if (eq != std::string::npos) vars[entry.substr(0, eq)] = entry.substr(eq + 1);
+        if (eq != std::string::npos)
+            vars[entry.substr(0, eq)] = entry.substr(eq + 1);
     }
     for (const char* name : {"CONDA_PREFIX", "CONDA_DEFAULT_ENV", "VIRTUAL_ENV", "CONDA_ENVS_PATH",
                              "CONDA_ENVS_DIRS", "MAMBA_ROOT_PREFIX", "CONDA_EXE", "CONDA_ROOT"}) {
@@ -46,12 +47,15 @@ RunResult run_command(const std::vector<std::string>& argv, const RunEnv& env) {
         }
     }
     std::vector<std::string> env_strings;
-    for (const auto& [name, value] : vars) env_strings.push_back(name + "=" + value);
+    for (const auto& [name, value] : vars)
+        env_strings.push_back(name + "=" + value);
     std::vector<char*> envp;
-    for (auto& s : env_strings) envp.push_back(s.data());
+    for (auto& s : env_strings)
+        envp.push_back(s.data());
     envp.push_back(nullptr);
     std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    for (const auto& a : argv)
+        args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
 
     TempDir capture;
@@ -60,12 +64,15 @@ RunResult run_command(const std::vector<std::string>& argv, const RunEnv& env) {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0600);
+    posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0600);
     pid_t pid = 0;
     const int rc = ::posix_spawn(&pid, args[0], &actions, nullptr, args.data(), envp.data());
     posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) throw std::runtime_error("cannot start " + argv[0]);
+    if (rc != 0)
+        throw std::runtime_error("cannot start " + argv[0]);
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }

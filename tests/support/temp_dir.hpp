@@ -7,7 +7,7 @@ namespace gpuenv::test {
 
 /// Creates a fresh directory under $TMPDIR and removes it, with its contents, on destruction.
 class TempDir {
-public:
+  public:
     TempDir();
     ~TempDir();
     TempDir(const TempDir&) = delete;
@@ -17,9 +17,11 @@ public:
     [[nodiscard]] const std::filesystem::path& path() const { return m_path; }
 
     /// Returns path() / relative.
-    [[nodiscard]] std::filesystem::path operator/(std::string_view relative) const { return m_path / relative; }
+    [[nodiscard]] std::filesystem::path operator/(std::string_view relative) const {
+        return m_path / relative;
+    }
 
-private:
+  private:
     std::filesystem::path m_path;
 };
 

@@ -2,8 +2,8 @@
 
 #include <cstdio>
 
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
+#include <CLI/CLI.hpp>
 
 #include <gpuenv/cli/command.hpp>
 #include <gpuenv/util/error.hpp>
@@ -12,14 +12,17 @@ namespace gpuenv::cli {
 
 const std::vector<CommandSpec>& commands() {
     static const std::vector<CommandSpec> table = {
-        {"list", "list every package of an environment: conda records and Python distributions", setup_list},
-        {"envs", "list the conda environments on this machine with their package counts", setup_envs},
+        {"list", "list every package of an environment: conda records and Python distributions",
+         setup_list},
+        {"envs", "list the conda environments on this machine with their package counts",
+         setup_envs},
     };
     return table;
 }
 
 int run(int argc, char** argv) {
-    CLI::App app("gpuenv: GPU environments for conda and pip on shared servers and clusters", "gpuenv");
+    CLI::App app("gpuenv: GPU environments for conda and pip on shared servers and clusters",
+                 "gpuenv");
     app.require_subcommand(1);
     app.set_version_flag("--version", std::string("gpuenv ") + GPUENV_VERSION);
 
@@ -38,7 +41,8 @@ int run(int argc, char** argv) {
 
     try {
         for (const auto& [sub, action] : actions) {
-            if (sub->parsed()) return action();
+            if (sub->parsed())
+                return action();
         }
         return static_cast<int>(ExitCode::usage);
     } catch (const Error& e) {

@@ -70,8 +70,8 @@ int run_envs(const EnvsRequest& request) {
                            std::to_string(s.inventory->pypi_count()), s.env.prefix.string()});
         } else {
             print_warnings({{s.env.prefix.string(), 0, 0, s.error}});
-            table.add_row({s.env.name.empty() ? "-" : s.env.name, s.env.active ? "*" : "", "?", "?", "?",
-                           s.env.prefix.string()});
+            table.add_row({s.env.name.empty() ? "-" : s.env.name, s.env.active ? "*" : "", "?", "?",
+                           "?", s.env.prefix.string()});
         }
     }
     print_text("# conda environments:\n#\n" + table.render());

@@ -21,14 +21,16 @@ struct ListRequest {
 std::string note_for(const core::env::Package& p) {
     std::string note;
     auto add = [&](const std::string& part) {
-        if (!note.empty()) note += "; ";
+        if (!note.empty())
+            note += "; ";
         note += part;
     };
     if (p.shadows) {
         add("shadows conda " + p.shadows->name + " " + p.shadows->version + " " + p.shadows->build);
     }
     if (p.shadowed_by) {
-        add("shadowed by " + p.shadowed_by->installer + " " + p.shadowed_by->name + " " + p.shadowed_by->version);
+        add("shadowed by " + p.shadowed_by->installer + " " + p.shadowed_by->name + " " +
+            p.shadowed_by->version);
     }
     if (p.kind == core::env::PackageKind::pypi && p.dist && p.dist->direct_url) {
         const auto& u = *p.dist->direct_url;
@@ -51,19 +53,23 @@ std::string render_table(const core::env::Inventory& inventory) {
         const bool conda = p.kind == core::env::PackageKind::conda;
         std::string note = note_for(p);
         any_note = any_note || !note.empty();
-        rows.push_back({p.name, p.version, conda ? p.build : "-", conda ? p.channel : p.installer, std::move(note)});
+        rows.push_back({p.name, p.version, conda ? p.build : "-", conda ? p.channel : p.installer,
+                        std::move(note)});
     }
     std::vector<std::string> headers = {"# Name", "Version", "Build", "Channel"};
-    if (any_note) headers.emplace_back("Note");
+    if (any_note)
+        headers.emplace_back("Note");
     util::Table table(headers);
     for (auto& row : rows) {
-        if (!any_note) row.pop_back();
+        if (!any_note)
+            row.pop_back();
         table.add_row(std::move(row));
     }
     const auto& prefix = inventory.prefix;
     std::string out = "# packages in environment at " + prefix.path.string() + " (" +
                       core::env::to_string(prefix.kind) +
-                      (prefix.python_version.empty() ? "" : ", python " + prefix.python_version) + "):\n#\n";
+                      (prefix.python_version.empty() ? "" : ", python " + prefix.python_version) +
+                      "):\n#\n";
     out += table.render();
     return out;
 }
@@ -85,7 +91,8 @@ int run_list(const ListRequest& request) {
 CommandAction setup_list(CLI::App& command) {
     auto request = std::make_shared<ListRequest>();
     add_env_options(command, request->env);
-    command.add_flag("--json", request->json, "print the schema-versioned JSON document (docs/json-schema.md)");
+    command.add_flag("--json", request->json,
+                     "print the schema-versioned JSON document (docs/json-schema.md)");
     return [request] { return run_list(*request); };
 }
 

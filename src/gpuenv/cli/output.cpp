@@ -7,7 +7,8 @@
 namespace gpuenv::cli {
 
 void print_warnings(const gpuenv::Diagnostics& warnings) {
-    for (const auto& w : warnings) fmt::print(stderr, "gpuenv: warning: {}\n", w.to_string());
+    for (const auto& w : warnings)
+        fmt::print(stderr, "gpuenv: warning: {}\n", w.to_string());
 }
 
 void print_json(const nlohmann::ordered_json& document) {

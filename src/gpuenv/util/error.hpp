@@ -10,7 +10,7 @@ namespace gpuenv {
 
 /// Signals that an operation cannot go on; carries the exit code the cli maps it to.
 class Error : public std::runtime_error {
-public:
+  public:
     /// Creates an error with an exit code and a lowercase message naming the object concerned.
     Error(ExitCode code, const std::string& message);
 
@@ -20,7 +20,7 @@ public:
     /// Returns a copy whose message is prefixed with context ("cannot read X: <message>").
     [[nodiscard]] Error with_context(std::string_view context) const;
 
-private:
+  private:
     ExitCode m_code;
 };
 

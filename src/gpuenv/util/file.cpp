@@ -14,36 +14,43 @@ namespace {
 
 // Closes a descriptor on scope exit.
 class FdGuard {
-public:
+  public:
     explicit FdGuard(int fd) : m_fd(fd) {}
     FdGuard(const FdGuard&) = delete;
     FdGuard& operator=(const FdGuard&) = delete;
     ~FdGuard() {
-        if (m_fd >= 0) ::close(m_fd);
+        if (m_fd >= 0)
+            ::close(m_fd);
     }
     [[nodiscard]] int get() const { return m_fd; }
 
-private:
+  private:
     int m_fd;
 };
 
 // Reads up to max_bytes into out; returns errno on failure, 0 on success.
 int read_fd(int fd, std::string& out, std::size_t max_bytes) {
     struct stat st {};
-    if (::fstat(fd, &st) != 0) return errno;
-    if (S_ISDIR(st.st_mode)) return EISDIR;
+    if (::fstat(fd, &st) != 0)
+        return errno;
+    if (S_ISDIR(st.st_mode))
+        return EISDIR;
     std::size_t want = st.st_size > 0 ? static_cast<std::size_t>(st.st_size) : 4096;
-    if (want > max_bytes) want = max_bytes;
+    if (want > max_bytes)
+        want = max_bytes;
     out.resize(want);
     std::size_t got = 0;
     while (got < max_bytes) {
-        if (got == out.size()) out.resize(std::min(max_bytes, out.size() * 2 + 4096));
+        if (got == out.size())
+            out.resize(std::min(max_bytes, out.size() * 2 + 4096));
         const ssize_t n = ::read(fd, out.data() + got, out.size() - got);
         if (n < 0) {
-            if (errno == EINTR) continue;
+            if (errno == EINTR)
+                continue;
             return errno;
         }
-        if (n == 0) break;
+        if (n == 0)
+            break;
         got += static_cast<std::size_t>(n);
     }
     out.resize(got);
@@ -52,7 +59,8 @@ int read_fd(int fd, std::string& out, std::size_t max_bytes) {
 
 int read_path(const std::filesystem::path& path, std::string& out, std::size_t max_bytes) {
     const FdGuard fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (fd.get() < 0) return errno;
+    if (fd.get() < 0)
+        return errno;
     return read_fd(fd.get(), out, max_bytes);
 }
 
@@ -76,9 +84,11 @@ std::string read_file(const std::filesystem::path& path) {
     return out;
 }
 
-std::optional<std::string> read_file_head(const std::filesystem::path& path, std::size_t max_bytes) {
+std::optional<std::string> read_file_head(const std::filesystem::path& path,
+                                          std::size_t max_bytes) {
     std::string out;
-    if (read_path(path, out, max_bytes) != 0) return std::nullopt;
+    if (read_path(path, out, max_bytes) != 0)
+        return std::nullopt;
     return out;
 }
 

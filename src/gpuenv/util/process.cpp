@@ -18,9 +18,11 @@ namespace gpuenv::util {
 
 std::optional<ProcessOutput> run_capture(const std::vector<std::string>& argv,
                                          std::chrono::milliseconds timeout) {
-    if (argv.empty()) return std::nullopt;
+    if (argv.empty())
+        return std::nullopt;
     int pipe_fds[2];
-    if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return std::nullopt;
+    if (::pipe2(pipe_fds, O_CLOEXEC) != 0)
+        return std::nullopt;
 
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
@@ -30,7 +32,8 @@ std::optional<ProcessOutput> run_capture(const std::vector<std::string>& argv,
 
     std::vector<char*> args;
     args.reserve(argv.size() + 1);
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    for (const auto& a : argv)
+        args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
 
     pid_t pid = 0;
@@ -55,23 +58,28 @@ std::optional<ProcessOutput> run_capture(const std::vector<std::string>& argv,
         }
         pollfd pfd{pipe_fds[0], POLLIN, 0};
         const int ready = ::poll(&pfd, 1, static_cast<int>(left.count()));
-        if (ready < 0 && errno == EINTR) continue;
+        if (ready < 0 && errno == EINTR)
+            continue;
         if (ready <= 0) {
             timed_out = ready == 0;
             break;
         }
         const ssize_t n = ::read(pipe_fds[0], buffer, sizeof buffer);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
         result.out.append(buffer, static_cast<std::size_t>(n));
     }
     ::close(pipe_fds[0]);
-    if (timed_out) ::kill(pid, SIGKILL);
+    if (timed_out)
+        ::kill(pid, SIGKILL);
 
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    if (timed_out) return std::nullopt;
+    if (timed_out)
+        return std::nullopt;
     if (WIFEXITED(status)) {
         result.exit_status = WEXITSTATUS(status);
     } else if (WIFSIGNALED(status)) {
@@ -86,7 +94,8 @@ std::string find_on_path(const std::string& name, const std::string& path_list) 
         std::string candidate = dir.empty() ? std::string(".") : std::string(dir);
         candidate += '/';
         candidate += name;
-        if (::access(candidate.c_str(), X_OK) == 0 && is_regular_file(candidate)) return candidate;
+        if (::access(candidate.c_str(), X_OK) == 0 && is_regular_file(candidate))
+            return candidate;
     }
     return {};
 }

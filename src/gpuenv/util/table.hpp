@@ -7,7 +7,7 @@ namespace gpuenv::util {
 
 /// Renders rows of text as left-aligned columns separated by two spaces, like `conda list`.
 class Table {
-public:
+  public:
     /// Creates a table with the given column headers.
     explicit Table(std::vector<std::string> headers);
 
@@ -20,7 +20,7 @@ public:
     /// Renders the header line and the rows, each line ending in '\n'; trailing blanks trimmed.
     [[nodiscard]] std::string render() const;
 
-private:
+  private:
     std::vector<std::string> m_headers;
     std::vector<std::vector<std::string>> m_rows;
 };

@@ -16,8 +16,10 @@ char lower(char c) {
 }  // namespace
 
 std::string_view trim(std::string_view s) {
-    while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-    while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+    while (!s.empty() && is_space(s.front()))
+        s.remove_prefix(1);
+    while (!s.empty() && is_space(s.back()))
+        s.remove_suffix(1);
     return s;
 }
 
@@ -42,8 +44,8 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
 }
 
 bool iequals(std::string_view s, std::string_view t) {
-    return s.size() == t.size() &&
-           std::equal(s.begin(), s.end(), t.begin(), [](char a, char b) { return lower(a) == lower(b); });
+    return s.size() == t.size() && std::equal(s.begin(), s.end(), t.begin(),
+                                              [](char a, char b) { return lower(a) == lower(b); });
 }
 
 LineColumn line_column(std::string_view text, std::size_t offset) {

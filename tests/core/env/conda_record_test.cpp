@@ -4,16 +4,16 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <fstream>
-#include <iterator>
 #include <set>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include <gpuenv/core/env/channel.hpp>
 #include <gpuenv/core/env/conda_record.hpp>
 #include <gpuenv/util/error.hpp>
+#include <gpuenv/util/file.hpp>
 #include <support/conda_prefix_builder.hpp>
 #include <support/temp_dir.hpp>
 
@@ -68,14 +68,8 @@ std::string text_error(const TempDir& dir, std::string_view text) {
     return read_error(path);
 }
 
-std::string slurp(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 json load_json(const fs::path& path) {
-    std::ifstream in(path);
-    return json::parse(in);
+    return json::parse(util::read_file(path));
 }
 
 // Returns every real record: rattler-conda-meta is a bare folder of records, the conda-tests
@@ -505,6 +499,39 @@ TEST(CondaRecord, MissingCommaNamesLineAndColumn) {
     EXPECT_THAT(error, HasSubstr("expected '}'"));
 }
 
+TEST(CondaRecord, MalformedScalarsOfReadFieldsAreErrors) {
+    TempDir dir;
+    // Line 2 is `  "size": tru,`: the 'u' is at column 13 and the ',' after it at 14.
+    EXPECT_THAT(text_error(dir, with_fields("\n  \"size\": tru,\n  \"z\": 1")),
+                HasSubstr(": line 2, column 14: "));
+    EXPECT_THAT(text_error(dir, with_fields(R"("noarch": nul)")), HasSubstr("invalid literal"));
+    EXPECT_THAT(text_error(dir, with_fields(R"("depends": ["a", "\q"])")),
+                HasSubstr("forbidden character after backslash"));
+    EXPECT_THAT(text_error(dir, with_fields(R"("files": ["a", 3x])")),
+                HasSubstr("invalid literal"));
+    EXPECT_THAT(text_error(dir, with_fields(R"("license": @)")), HasSubstr("invalid literal"));
+}
+
+TEST(CondaRecord, NumbersOutOfRangeAreIgnored) {
+    TempDir dir;
+    const auto record = read_text(dir, R"({"name": "x", "version": 1e999, "build": "0",
+        "size": 1e999, "build_number": 99999999999999999999, "timestamp": -1e300})");
+    EXPECT_EQ(record.version, "1e999");
+    EXPECT_EQ(record.size, 0);
+    EXPECT_EQ(record.build_number, 0);
+    EXPECT_EQ(record.timestamp, 0);
+}
+
+TEST(CondaRecord, ErrorNlohmannCannotLocateHasNoPosition) {
+    // nlohmann stops at the number past double's range (which the reader ignores) before it
+    // reaches the bad literal simdjson rejected, so simdjson's reason is given alone.
+    TempDir dir;
+    const fs::path path = dir / "conda-meta/x-1-0.json";
+    EXPECT_EQ(text_error(dir, with_fields(R"("x": 1e999, "size": tru)")),
+              "cannot read conda record " + path.string() +
+                  ": the JSON element does not have the requested type");
+}
+
 TEST(CondaRecord, GarbageAndBinaryAreErrors) {
     TempDir dir;
     EXPECT_THAT(text_error(dir, "garbage"), HasSubstr(": line 1, column 1: "));
@@ -534,6 +561,7 @@ TEST(CondaRecord, TopLevelMustBeAnObject) {
     EXPECT_THAT(text_error(dir, "\"x\""), HasSubstr("found a string"));
     EXPECT_THAT(text_error(dir, "null"), HasSubstr("found null"));
     EXPECT_THAT(text_error(dir, "[1, 2"), HasSubstr(": line 1, column 6: "));
+    EXPECT_THAT(text_error(dir, "tru"), HasSubstr(": line 1, column 4: "));
 }
 
 TEST(CondaRecord, MissingNameVersionOrBuildIsAnError) {
@@ -603,84 +631,6 @@ TEST(CondaRecordList, NoCondaMetaMeansNoRecords) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// channel_display_name
-
-namespace {
-
-std::string display(std::string channel, std::string subdir = "linux-64", std::string url = "") {
-    CondaRecord record;
-    record.channel = std::move(channel);
-    record.subdir = std::move(subdir);
-    record.url = std::move(url);
-    return channel_display_name(record);
-}
-
-}  // namespace
-
-TEST(ChannelDisplayName, CondaUrlWithSubdirShowsTheChannelName) {
-    EXPECT_EQ(display("https://conda.anaconda.org/conda-forge/linux-64"), "conda-forge");
-    EXPECT_EQ(display("https://conda.anaconda.org/conda-forge/noarch", "noarch"), "conda-forge");
-    EXPECT_EQ(display("http://conda.anaconda.org/bioconda/osx-arm64", "osx-arm64"), "bioconda");
-    // A subdir other than the record's is still a subdir.
-    EXPECT_EQ(display("https://conda.anaconda.org/conda-forge/linux-aarch64"), "conda-forge");
-    EXPECT_EQ(display("https://conda.anaconda.org/conda-forge/label/rc/win-64", "win-64"),
-              "conda-forge/label/rc");
-}
-
-TEST(ChannelDisplayName, RattlerTrailingSlashIsDropped) {
-    EXPECT_EQ(display("https://conda.anaconda.org/conda-forge/", "osx-arm64"), "conda-forge");
-    EXPECT_EQ(display("https://conda.anaconda.org/conda-forge"), "conda-forge");
-}
-
-TEST(ChannelDisplayName, AnacondaDefaultsShowAsPkgsPath) {
-    EXPECT_EQ(display("https://repo.anaconda.com/pkgs/main/win-64", "win-64"), "pkgs/main");
-    EXPECT_EQ(display("https://repo.anaconda.com/pkgs/main"), "pkgs/main");
-    EXPECT_EQ(display("https://repo.anaconda.com/pkgs/r/noarch", "noarch"), "pkgs/r");
-}
-
-TEST(ChannelDisplayName, OtherUrlsStayUrls) {
-    EXPECT_EQ(display("https://my.server.example/channels/internal/linux-64/"),
-              "https://my.server.example/channels/internal");
-    EXPECT_EQ(display("file:///opt/channel/noarch", "noarch"), "file:///opt/channel");
-    EXPECT_EQ(display("https://host.example/chan/custom-sub", "custom-sub"),
-              "https://host.example/chan");
-    // Not a subdir: "linux" alone, an unknown os, or the host itself.
-    EXPECT_EQ(display("https://host.example/chan/linux"), "https://host.example/chan/linux");
-    EXPECT_EQ(display("https://host.example/chan/macos-64"), "https://host.example/chan/macos-64");
-    EXPECT_EQ(display("https://linux-64"), "https://linux-64");
-}
-
-TEST(ChannelDisplayName, PlainNamesKeepTheirName) {
-    EXPECT_EQ(display("conda-forge"), "conda-forge");
-    EXPECT_EQ(display("conda-forge/noarch", "noarch"), "conda-forge");
-    EXPECT_EQ(display("pkgs/main/linux-64"), "pkgs/main");
-    EXPECT_EQ(display("conda-forge/"), "conda-forge");
-    EXPECT_EQ(display("linux-64"), "linux-64");
-}
-
-TEST(ChannelDisplayName, EmptyChannelIsDerivedFromUrl) {
-    EXPECT_EQ(
-        display("", "noarch",
-                "https://conda.anaconda.org/conda-forge/noarch/tzdata-2024a-h0c530f3_0.conda"),
-        "conda-forge");
-    EXPECT_EQ(display("", "linux-64", "https://repo.anaconda.com/pkgs/main/linux-64/x-1-0.tar.bz2"),
-              "pkgs/main");
-    EXPECT_EQ(display("", "linux-64", ""), "");
-    EXPECT_EQ(display("", "linux-64", "x-1-0.conda"), "");
-}
-
-TEST(ChannelDisplayName, TokensAndCredentialsAreRemoved) {
-    EXPECT_EQ(display("https://conda.anaconda.org/t/tk-0123abcd/my-org/linux-64"), "my-org");
-    EXPECT_EQ(display("https://host.example/t/s3cr3t/chan/osx-arm64", "osx-arm64"),
-              "https://host.example/chan");
-    EXPECT_EQ(display("https://user:pass@host.example/chan/linux-64/"),
-              "https://host.example/chan");
-    EXPECT_EQ(
-        display("", "linux-64", "https://conda.anaconda.org/t/tk-1/private/linux-64/x-1-0.conda"),
-        "private");
-}
-
-// ---------------------------------------------------------------------------------------------
 // CondaPrefixBuilder (tests/support), checked here because its records feed the tests above.
 
 namespace {
@@ -726,8 +676,8 @@ TEST(CondaPrefixBuilder, CondaStyleRecord) {
     ASSERT_EQ(paths.size(), 3U);
     // noarch: python keeps the package-relative source path; the pyc has no hashes.
     EXPECT_EQ(paths[0]["_path"], "site-packages/attrs/__init__.py");
-    const std::string content =
-        test::sha256_hex(slurp(prefix / "lib/python3.11/site-packages/attrs/__init__.py"));
+    const std::string content = test::sha256_hex(
+        util::read_file(prefix / "lib/python3.11/site-packages/attrs/__init__.py"));
     EXPECT_EQ(paths[0]["sha256"], content);
     EXPECT_EQ(paths[0]["sha256_in_prefix"], content);
     EXPECT_EQ(paths[1]["path_type"], "pyc_file");
@@ -774,8 +724,9 @@ TEST(CondaPrefixBuilder, KeepsFilesAnotherBuilderWrote) {
     auto spec = sample_spec();
     spec.contents["lib/python3.11/site-packages/attrs/__init__.py"] = "__version__ = '23.2.0'\n";
     const json record = load_json(builder.add_package(spec));
-    EXPECT_EQ(slurp(prefix / "lib/python3.11/site-packages/attrs-23.2.0.dist-info/METADATA"),
-              metadata);
+    EXPECT_EQ(
+        util::read_file(prefix / "lib/python3.11/site-packages/attrs-23.2.0.dist-info/METADATA"),
+        metadata);
     EXPECT_EQ(record["paths_data"]["paths"][2]["sha256"], test::sha256_hex(metadata));
     EXPECT_EQ(record["paths_data"]["paths"][0]["sha256"],
               test::sha256_hex("__version__ = '23.2.0'\n"));
@@ -803,7 +754,7 @@ TEST(CondaPrefixBuilder, ExtraIsAMergePatch) {
     CondaRecordReader reader;
     EXPECT_EQ(reader.read(path).build, "pyh71513ae_0");
     builder.add_history_line("==> 2024-01-01 00:00:00 <==");
-    EXPECT_EQ(slurp(dir / "env/conda-meta/history"), "==> 2024-01-01 00:00:00 <==\n");
+    EXPECT_EQ(util::read_file(dir / "env/conda-meta/history"), "==> 2024-01-01 00:00:00 <==\n");
 }
 
 }  // namespace gpuenv::core::env

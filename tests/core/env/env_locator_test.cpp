@@ -59,7 +59,8 @@ TEST(EnvLocator, NameIsSearchedInEnvsPathThenRootEnvs) {
 TEST(EnvLocator, NameFallsBackToEnvironmentsTxt) {
     TempDir dir;
     make_conda_env(dir / "projects/exp42");
-    write_file(dir / "home/.conda/environments.txt", "# comment\n\n" + (dir / "projects/exp42").string() + "\n");
+    write_file(dir / "home/.conda/environments.txt",
+               "# comment\n\n" + (dir / "projects/exp42").string() + "\n");
     LocatorContext context;
     context.home = dir / "home";
     EXPECT_EQ(locate_env({"exp42", {}}, context).prefix, dir / "projects/exp42");
@@ -99,7 +100,9 @@ TEST(EnvLocator, DefaultsAreCondaPrefixThenVirtualEnvThenPython) {
     TempDir dir;
     fs::create_directories(dir / "venv/bin");
     write_file(dir / "venv/pyvenv.cfg", "home = /usr/bin\n");
-    make_executable(dir / "venv/bin/python3", "\x7f""ELF");
+    make_executable(dir / "venv/bin/python3",
+                    "\x7f"
+                    "ELF");
     LocatorContext context;
     context.path = (dir / "venv/bin").string();
     context.virtual_env = "/from/virtual_env";
@@ -122,7 +125,9 @@ TEST(EnvLocator, NoPythonAndNoVariablesIsNotFound) {
 
 TEST(PythonPrefix, VenvPythonSymlinkedToBaseStaysInTheVenv) {
     TempDir dir;
-    make_executable(dir / "base/bin/python3.11", "\x7f""ELF");
+    make_executable(dir / "base/bin/python3.11",
+                    "\x7f"
+                    "ELF");
     fs::create_directories(dir / "venv/bin");
     write_file(dir / "venv/pyvenv.cfg", "home = " + (dir / "base/bin").string() + "\n");
     fs::create_symlink(dir / "base/bin/python3.11", dir / "venv/bin/python3");
@@ -131,7 +136,9 @@ TEST(PythonPrefix, VenvPythonSymlinkedToBaseStaysInTheVenv) {
 
 TEST(PythonPrefix, SymlinkedInterpreterResolvesToItsInstallation) {
     TempDir dir;
-    make_executable(dir / "usr/bin/python3.11", "\x7f""ELF");
+    make_executable(dir / "usr/bin/python3.11",
+                    "\x7f"
+                    "ELF");
     fs::create_directories(dir / "links");
     fs::create_symlink(dir / "usr/bin/python3.11", dir / "links/python3");
     EXPECT_EQ(python_prefix(dir / "links/python3"), dir / "usr");
@@ -141,7 +148,8 @@ TEST(PythonPrefix, LauncherScriptIsAskedForSysPrefix) {
     TempDir dir;
     fs::create_directories(dir / "versions/3.11.7");
     // Like a pyenv shim: a script that execs the real interpreter; here it answers directly.
-    make_executable(dir / "shims/python3", "#!/bin/sh\necho '" + (dir / "versions/3.11.7").string() + "'\n");
+    make_executable(dir / "shims/python3",
+                    "#!/bin/sh\necho '" + (dir / "versions/3.11.7").string() + "'\n");
     EXPECT_EQ(python_prefix(dir / "shims/python3"), dir / "versions/3.11.7");
 }
 
@@ -158,9 +166,9 @@ TEST(KnownEnvs, ListsRootEnvsDirsAndRegisteredOnceEach) {
     make_conda_env(dir / "root/envs/b");
     fs::create_directories(dir / "root/envs/not-an-env");
     make_conda_env(dir / "elsewhere/c");
-    write_file(dir / "home/.conda/environments.txt",
-               (dir / "root/envs/a").string() + "\n" + (dir / "elsewhere/c").string() + "\n" +
-                   (dir / "gone").string() + "\n");
+    write_file(dir / "home/.conda/environments.txt", (dir / "root/envs/a").string() + "\n" +
+                                                         (dir / "elsewhere/c").string() + "\n" +
+                                                         (dir / "gone").string() + "\n");
     LocatorContext context;
     context.home = dir / "home";
     context.mamba_root_prefix = (dir / "root").string();

@@ -23,7 +23,8 @@ const std::string k_sp = "lib/python3.11/site-packages";
 // Returns the files a conda package carrying this distribution lists, prefix-relative.
 std::vector<std::string> conda_files_of(const PythonDistSpec& dist) {
     std::vector<std::string> files;
-    for (const auto& f : test::dist_info_files(dist)) files.push_back(k_sp + "/" + f);
+    for (const auto& f : test::dist_info_files(dist))
+        files.push_back(k_sp + "/" + f);
     return files;
 }
 
@@ -40,9 +41,11 @@ void add_conda_python_package(CondaPrefixBuilder& builder, const std::string& co
 }
 
 const Package& find(const Inventory& inv, const std::string& name, PackageKind kind) {
-    const auto it = std::find_if(inv.packages.begin(), inv.packages.end(),
-                                 [&](const Package& p) { return p.name == name && p.kind == kind; });
-    if (it == inv.packages.end()) throw std::runtime_error("no package " + name);
+    const auto it = std::find_if(inv.packages.begin(), inv.packages.end(), [&](const Package& p) {
+        return p.name == name && p.kind == kind;
+    });
+    if (it == inv.packages.end())
+        throw std::runtime_error("no package " + name);
     return *it;
 }
 
@@ -133,6 +136,22 @@ TEST(Inventory, ShadowingMatchesNamesInNormalizedForm) {
     EXPECT_EQ(ext.installer, "uv");
 }
 
+TEST(Inventory, VendoredMetadataInsideAPackageIsNotADistribution) {
+    TempDir dir;
+    CondaPrefixBuilder builder(dir / "env");
+    // setuptools >= 70 vendors packaging with its dist-info inside its own package.
+    add_conda_python_package(builder, "setuptools", {"setuptools", "75.1.0", "conda"});
+    builder.add_package(
+        {.name = "setuptools-vendor",
+         .version = "1",
+         .build = "0",
+         .files = {k_sp + "/setuptools/_vendor/packaging-24.1.dist-info/METADATA"}});
+    test::write_dist_info(builder.prefix() / k_sp, {"packaging", "24.2", "pip"});
+    const auto inv = inventory_of(builder.prefix());
+    const auto& packaging = find(inv, "packaging", PackageKind::pypi);
+    EXPECT_FALSE(packaging.shadows.has_value()) << packaging.shadows->name;
+}
+
 TEST(Inventory, ExternalDistributionsAreAttributedToTheirInstaller) {
     TempDir dir;
     CondaPrefixBuilder builder(dir / "env");
@@ -149,7 +168,8 @@ TEST(Inventory, ExternalDistributionsAreAttributedToTheirInstaller) {
     EXPECT_EQ(inv.packages[2].installer, "uv-pixi");
     EXPECT_EQ(inv.packages[3].installer, "unknown");
     EXPECT_EQ(inv.packages[4].installer, "pip");
-    for (const auto& p : inv.packages) EXPECT_EQ(p.kind, PackageKind::pypi);
+    for (const auto& p : inv.packages)
+        EXPECT_EQ(p.kind, PackageKind::pypi);
 }
 
 TEST(Inventory, DebianDistPackagesWithoutInstallerAreDebian) {
@@ -169,15 +189,17 @@ TEST(Inventory, EveryRecordWriterGivesTheSameList) {
     for (const auto writer : {CondaWriter::conda, CondaWriter::micromamba, CondaWriter::rattler}) {
         TempDir dir;
         CondaPrefixBuilder builder(dir / "env", writer);
-        builder.add_package({.name = "python", .version = "3.11.9", .build = "h0_0_cpython",
+        builder.add_package({.name = "python",
+                             .version = "3.11.9",
+                             .build = "h0_0_cpython",
                              .python_site_packages_path = k_sp});
         add_conda_python_package(builder, "requests", {"requests", "2.31.0", "conda"}, writer);
         test::write_dist_info(builder.prefix() / k_sp, {"rich", "13.7.0", "pip"});
         const auto inv = inventory_of(builder.prefix());
         std::vector<std::string> rows;
         for (const auto& p : inv.packages) {
-            rows.push_back(p.name + " " + p.version + " " + p.build + " " + p.channel + " " + p.installer +
-                           " " + to_string(p.kind));
+            rows.push_back(p.name + " " + p.version + " " + p.build + " " + p.channel + " " +
+                           p.installer + " " + to_string(p.kind));
         }
         EXPECT_TRUE(inv.warnings.empty());
         lists.push_back(rows);
@@ -205,8 +227,10 @@ TEST(Inventory, BrokenRecordAndMetadataAreWarningsAndTheRestIsListed) {
     TempDir dir;
     CondaPrefixBuilder builder(dir / "env");
     builder.add_package({.name = "zlib", .version = "1.3.1", .build = "h0_0"});
-    test::write_file(builder.prefix() / "conda-meta/broken-1.0-0.json", "{\n  \"name\": \"broken\",\n  \"version\"\n}");
-    test::write_file(builder.prefix() / k_sp / "bad-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: bad\n\n");
+    test::write_file(builder.prefix() / "conda-meta/broken-1.0-0.json",
+                     "{\n  \"name\": \"broken\",\n  \"version\"\n}");
+    test::write_file(builder.prefix() / k_sp / "bad-1.0.dist-info/METADATA",
+                     "Metadata-Version: 2.1\nName: bad\n\n");
     test::write_dist_info(builder.prefix() / k_sp, {"good", "1.0", "pip"});
     const auto inv = inventory_of(builder.prefix());
     ASSERT_EQ(inv.packages.size(), 2U);
@@ -217,13 +241,16 @@ TEST(Inventory, BrokenRecordAndMetadataAreWarningsAndTheRestIsListed) {
     EXPECT_EQ(record_warning.path, (builder.prefix() / "conda-meta/broken-1.0-0.json").string());
     EXPECT_EQ(record_warning.line, 4);
     EXPECT_GT(record_warning.column, 0);
-    EXPECT_NE(inv.warnings[1].message.find("Version"), std::string::npos) << inv.warnings[1].to_string();
+    EXPECT_NE(inv.warnings[1].message.find("Version"), std::string::npos)
+        << inv.warnings[1].to_string();
 }
 
 TEST(Inventory, PythonSitePackagesPathFromThePythonRecordIsScanned) {
     TempDir dir;
     CondaPrefixBuilder builder(dir / "env");
-    builder.add_package({.name = "python", .version = "3.13.0", .build = "h0_cp313t",
+    builder.add_package({.name = "python",
+                         .version = "3.13.0",
+                         .build = "h0_cp313t",
                          .python_site_packages_path = "custom/site"});
     test::write_dist_info(builder.prefix() / "custom/site", {"attrs", "23.1.0", "pip"});
     const auto inv = inventory_of(builder.prefix());
@@ -252,9 +279,13 @@ TEST(InventoryJson, CarriesSchemaCountsAndRelativePaths) {
     TempDir dir;
     CondaPrefixBuilder builder(dir / "env");
     add_conda_python_package(builder, "numpy", {"numpy", "1.26.4", "conda"});
-    test::write_dist_info(builder.prefix() / k_sp,
-                          {.name = "mypkg", .version = "0.1", .installer = "pip", .requested = true,
-                           .direct_url_json = R"({"url": "file:///src/mypkg", "dir_info": {"editable": true}})"});
+    test::write_dist_info(
+        builder.prefix() / k_sp,
+        {.name = "mypkg",
+         .version = "0.1",
+         .installer = "pip",
+         .requested = true,
+         .direct_url_json = R"({"url": "file:///src/mypkg", "dir_info": {"editable": true}})"});
     const auto j = to_json(inventory_of(builder.prefix()));
     EXPECT_EQ(j["schema"], "gpuenv.list/1");
     EXPECT_EQ(j["kind"], "conda");

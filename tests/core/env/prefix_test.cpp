@@ -54,6 +54,14 @@ TEST(Prefix, DebianLayoutFindsEveryDistPackagesDirectory) {
     EXPECT_EQ(prefix.python_version, "3.11");
 }
 
+TEST(Prefix, DebianVersionComesFromTheStandardLibraryDirectory) {
+    TempDir dir;
+    fs::create_directories(dir / "lib/python3/dist-packages");
+    fs::create_directories(dir / "lib/python3.9");
+    fs::create_directories(dir / "lib/python3.11");
+    EXPECT_EQ(open_prefix(dir.path()).python_version, "3.11");
+}
+
 TEST(Prefix, FreeThreadedAndWindowsLayoutsAreFound) {
     TempDir dir;
     fs::create_directories(dir / "conda-meta");

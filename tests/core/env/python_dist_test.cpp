@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -33,7 +32,7 @@ const fs::path k_real = GPUENV_REAL_FIXTURES;
 
 // Writes site-packages/foo-1.0.dist-info/METADATA with the given text; returns the dist-info.
 fs::path write_metadata(const TempDir& tmp, std::string_view text) {
-    const fs::path dist_info = tmp / "foo-1.0.dist-info";
+    fs::path dist_info = tmp / "foo-1.0.dist-info";
     write_file(dist_info / "METADATA", text);
     return dist_info;
 }
@@ -59,6 +58,7 @@ std::string read_error(const fs::path& dist_info) {
 
 std::vector<std::string> names_of(const std::vector<PythonDist>& dists) {
     std::vector<std::string> names;
+    names.reserve(dists.size());
     for (const PythonDist& dist : dists)
         names.push_back(dist.normalized_name);
     return names;
@@ -461,7 +461,7 @@ TEST(PythonDist, ReadsAnEggDirectory) {
 
 TEST(SitePackages, FindsEveryFormSortedByNormalizedName) {
     const TempDir tmp;
-    const fs::path sp = tmp.path();
+    const fs::path& sp = tmp.path();
     (void)test::write_dist_info(sp, {"Zope.Interface", "4.5.0"});
     (void)test::write_dist_info(sp, {"attrs", "18.1.0"});
     (void)test::write_dist_info(sp, {"Django", "2.1"});
@@ -596,7 +596,8 @@ TEST(SitePackages, UnreadableDirectoryWarns) {
     EXPECT_EQ(warnings[0].message, std::strerror(EACCES));
 }
 
-TEST(SitePackages, ReadsAHundredDistsQuickly) {
+TEST(SitePackages, ReadsAHundredDistsWithLongDescriptionHeaders) {
+    // Speed is measured by `make bench`; this checks the result on a realistic directory.
     const TempDir tmp;
     for (int i = 0; i < 100; ++i) {
         PythonDistSpec spec{"package-" + std::to_string(i), "1." + std::to_string(i)};
@@ -605,13 +606,12 @@ TEST(SitePackages, ReadsAHundredDistsQuickly) {
         (void)test::write_dist_info(tmp.path(), spec);
     }
     Diagnostics warnings;
-    (void)scan_site_packages(tmp.path(), warnings);  // warm the page cache
-    const auto start = std::chrono::steady_clock::now();
     const std::vector<PythonDist> dists = scan_site_packages(tmp.path(), warnings);
-    const auto elapsed = std::chrono::steady_clock::now() - start;
     EXPECT_EQ(dists.size(), 100U);
     EXPECT_TRUE(warnings.empty());
-    EXPECT_LT(std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count(), 50);
+    EXPECT_EQ(
+        std::count_if(dists.begin(), dists.end(), [](const PythonDist& d) { return d.requested; }),
+        50);
 }
 
 // --- real environments written by real tools -------------------------------------------------

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -146,23 +147,18 @@ void add_anchor(std::string_view anchor, std::vector<std::string>& anchors) {
 }
 
 // -------------------------------------------------------------------------------------------
-// Tolerant readers for one value: null and wrong types leave the target untouched; only an
-// error from simdjson (invalid JSON) is returned.
+// Tolerant readers for the value of a known field: null and wrong types leave the target
+// untouched, and only invalid JSON is an error. simdjson's On-Demand API checks a scalar
+// only when it is converted, so the readers check the scalars they do not use; values of
+// other fields (paths_data, link, ...) are skipped with only their structure checked.
 
-struct Number {
-    bool is_integer = false;
-    std::int64_t integer = 0;
-    double real = 0.0;
-};
-
-// Returns whether text is a number by JSON's grammar; simdjson's On-Demand API checks a
-// number only when it is converted, and cannot convert one past double's range.
+// Returns whether text is a number by JSON's grammar (simdjson cannot convert, and so cannot
+// check, one past double's range).
 bool is_json_number(std::string_view text) {
-    const auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
     std::size_t i = 0;
     const auto digits = [&] {
         const std::size_t start = i;
-        while (i < text.size() && is_digit(text[i]))
+        while (i < text.size() && text[i] >= '0' && text[i] <= '9')
             ++i;
         return i > start;
     };
@@ -188,6 +184,39 @@ bool is_json_number(std::string_view text) {
     return i == text.size();
 }
 
+// Checks a value that goes unused; arrays and objects are left to the iterator's skip.
+error_code check_unused(od::value value, od::json_type type) {
+    switch (type) {
+        case od::json_type::boolean: {
+            bool flag = false;
+            return value.get_bool().get(flag);
+        }
+        case od::json_type::null: {
+            bool null = false;
+            if (auto err = value.is_null().get(null))
+                return err;
+            return null ? simdjson::SUCCESS : simdjson::N_ATOM_ERROR;
+        }
+        case od::json_type::number:
+            return is_json_number(util::trim(value.raw_json_token())) ? simdjson::SUCCESS
+                                                                      : simdjson::NUMBER_ERROR;
+        case od::json_type::string: {
+            std::string_view text;
+            return value.get_string().get(text);
+        }
+        case od::json_type::array:
+        case od::json_type::object:
+            return simdjson::SUCCESS;
+    }
+    return simdjson::SUCCESS;
+}
+
+struct Number {
+    bool is_integer = false;
+    std::int64_t integer = 0;
+    double real = 0.0;
+};
+
 std::optional<Number> parse_numeric_string(std::string_view text) {
     text = util::trim(text);
     const char* first = text.data();
@@ -205,11 +234,8 @@ std::optional<Number> parse_numeric_string(std::string_view text) {
     return std::nullopt;
 }
 
-// Reads a number, or a string holding one, into `out`; leaves it empty for other types.
-error_code read_number(od::value value, std::optional<Number>& out) {
-    od::json_type type{};
-    if (auto err = value.type().get(type))
-        return err;
+// Reads a number, or a string holding one ("build_number": "3"); `out` stays empty otherwise.
+error_code read_number(od::value value, od::json_type type, std::optional<Number>& out) {
     if (type == od::json_type::string) {
         std::string_view text;
         if (auto err = value.get_string().get(text))
@@ -218,46 +244,45 @@ error_code read_number(od::value value, std::optional<Number>& out) {
         return simdjson::SUCCESS;
     }
     if (type != od::json_type::number)
-        return simdjson::SUCCESS;
+        return check_unused(value, type);
     Number number;
     if (value.get_int64().get(number.integer) == simdjson::SUCCESS) {
         number.is_integer = true;
         out = number;
     } else if (value.get_double().get(number.real) == simdjson::SUCCESS) {
-        // A fraction, or an integer past int64.
         if (std::isfinite(number.real))
-            out = number;
+            out = number;  // a fraction, or past int64
     } else if (!is_json_number(util::trim(value.raw_json_token()))) {
         return simdjson::NUMBER_ERROR;
     }
-    // What is left is a well-formed number out of double's range: ignored like a wrong type.
-    return simdjson::SUCCESS;
+    return simdjson::SUCCESS;  // a well-formed number past double's range is ignored
 }
 
-std::optional<std::int64_t> to_int64(const Number& number) {
-    if (number.is_integer)
-        return number.integer;
+std::optional<std::int64_t> to_int64(double real) {
     // 2^63 is exactly representable; anything at or past it does not fit.
     constexpr double k_limit = 9223372036854775808.0;
-    if (number.real >= k_limit || number.real < -k_limit)
+    if (!(real < k_limit && real >= -k_limit))
         return std::nullopt;
-    return static_cast<std::int64_t>(number.real);
+    return static_cast<std::int64_t>(real);
 }
 
-error_code read_int(od::value value, std::int64_t& out) {
+error_code read_int(od::value value, od::json_type type, std::int64_t& out) {
     std::optional<Number> number;
-    if (auto err = read_number(value, number))
+    if (auto err = read_number(value, type, number))
         return err;
-    if (number) {
-        if (auto integer = to_int64(*number))
-            out = *integer;
+    if (!number)
+        return simdjson::SUCCESS;
+    if (number->is_integer) {
+        out = number->integer;
+    } else if (auto integer = to_int64(number->real)) {
+        out = *integer;
     }
     return simdjson::SUCCESS;
 }
 
-error_code read_timestamp(od::value value, std::int64_t& out) {
+error_code read_timestamp(od::value value, od::json_type type, std::int64_t& out) {
     std::optional<Number> number;
-    if (auto err = read_number(value, number))
+    if (auto err = read_number(value, type, number))
         return err;
     if (!number)
         return simdjson::SUCCESS;
@@ -272,88 +297,93 @@ error_code read_timestamp(od::value value, std::int64_t& out) {
     }
     const double t = number->real;
     const double ms = t <= static_cast<double>(k_max_seconds_timestamp) ? t * 1000.0 : t;
-    Number rounded;
-    rounded.real = std::round(ms);
-    if (auto integer = to_int64(rounded))
+    if (auto integer = to_int64(std::round(ms)))
         out = *integer;
     return simdjson::SUCCESS;
 }
 
 // Reads a string; a number is taken by its literal text ("version": 2 reads as "2").
-error_code read_string(od::value value, std::string& out) {
-    od::json_type type{};
-    if (auto err = value.type().get(type))
-        return err;
+error_code read_string(od::value value, od::json_type type, std::string& out) {
     if (type == od::json_type::string) {
         std::string_view text;
         if (auto err = value.get_string().get(text))
             return err;
         out.assign(text);
-    } else if (type == od::json_type::number) {
+        return simdjson::SUCCESS;
+    }
+    if (type == od::json_type::number) {
         const std::string_view literal = util::trim(value.raw_json_token());
         if (!is_json_number(literal))
             return simdjson::NUMBER_ERROR;
         out.assign(literal);
+        return simdjson::SUCCESS;
     }
-    return simdjson::SUCCESS;
+    return check_unused(value, type);
 }
 
-// Reads the strings of an array (other elements are skipped); `present` tells whether the
-// value was an array at all.
-error_code read_string_list(od::value value, std::vector<std::string>& out, bool& present) {
-    od::json_type type{};
-    if (auto err = value.type().get(type))
-        return err;
+// Calls on_string for each string of an array and on_any for every element; returns
+// whether the value was an array through `is_array`.
+template <typename OnString, typename OnAny>
+error_code for_each_element(od::value value, od::json_type type, bool& is_array, OnString on_string,
+                            OnAny on_any) {
     if (type != od::json_type::array)
-        return simdjson::SUCCESS;
+        return check_unused(value, type);
     od::array array;
     if (auto err = value.get_array().get(array))
         return err;
-    present = true;
-    out.clear();
+    is_array = true;
     for (auto element : array) {
         od::value item;
         if (auto err = element.get(item))
             return err;
-        if (auto err = item.type().get(type))
+        on_any();
+        od::json_type item_type{};
+        if (auto err = item.type().get(item_type))
             return err;
-        if (type != od::json_type::string)
+        if (item_type != od::json_type::string) {
+            if (auto err = check_unused(item, item_type))
+                return err;
             continue;
+        }
         std::string_view text;
         if (auto err = item.get_string().get(text))
             return err;
-        out.emplace_back(text);
+        on_string(text);
     }
+    return simdjson::SUCCESS;
+}
+
+error_code read_string_list(od::value value, od::json_type type, std::vector<std::string>& out,
+                            bool& is_array) {
+    std::vector<std::string> list;
+    if (auto err = for_each_element(
+            value, type, is_array, [&](std::string_view text) { list.emplace_back(text); },
+            [] {})) {
+        return err;
+    }
+    if (is_array)
+        out = std::move(list);
     return simdjson::SUCCESS;
 }
 
 // Counts files[] and collects anchors without keeping the paths.
-error_code scan_files(od::value value, CondaRecord& record) {
-    od::json_type type{};
-    if (auto err = value.type().get(type))
+error_code scan_files(od::value value, od::json_type type, CondaRecord& record) {
+    std::size_t count = 0;
+    std::vector<std::string> anchors;
+    bool is_array = false;
+    if (auto err = for_each_element(
+            value, type, is_array,
+            [&](std::string_view path) {
+                const auto anchor = python_anchor(path);
+                if (!anchor.empty())
+                    add_anchor(anchor, anchors);
+            },
+            [&] { ++count; })) {
         return err;
-    if (type != od::json_type::array)
-        return simdjson::SUCCESS;
-    od::array array;
-    if (auto err = value.get_array().get(array))
-        return err;
-    record.file_count = 0;
-    record.python_anchors.clear();
-    for (auto element : array) {
-        od::value item;
-        if (auto err = element.get(item))
-            return err;
-        ++record.file_count;
-        if (auto err = item.type().get(type))
-            return err;
-        if (type != od::json_type::string)
-            continue;
-        std::string_view path;
-        if (auto err = item.get_string().get(path))
-            return err;
-        const auto anchor = python_anchor(path);
-        if (!anchor.empty())
-            add_anchor(anchor, record.python_anchors);
+    }
+    if (is_array) {
+        record.file_count = count;
+        record.python_anchors = std::move(anchors);
     }
     return simdjson::SUCCESS;
 }
@@ -389,59 +419,59 @@ constexpr std::array k_string_fields{
     StringField{"python_site_packages_path", &CondaRecord::python_site_packages_path},
 };
 
-error_code read_noarch(od::value value, Pending& pending) {
-    od::json_type type{};
-    if (auto err = value.type().get(type))
-        return err;
+error_code read_noarch(od::value value, od::json_type type, Pending& pending) {
     if (type == od::json_type::boolean) {
         // Records from before conda 4.3 wrote "noarch": true for generic noarch packages.
         bool flag = false;
         if (auto err = value.get_bool().get(flag))
             return err;
         pending.noarch = flag ? "generic" : "";
-    } else if (type == od::json_type::string) {
+        return simdjson::SUCCESS;
+    }
+    if (type == od::json_type::string) {
         std::string_view text;
         if (auto err = value.get_string().get(text))
             return err;
         if (text == "python" || text == "generic" || text.empty())
             pending.noarch = text;
+        return simdjson::SUCCESS;
     }
-    return simdjson::SUCCESS;
+    return check_unused(value, type);
 }
 
 error_code read_field(std::string_view key, od::value value, CondaRecord& record,
                       Pending& pending) {
+    od::json_type type{};
+    if (auto err = value.type().get(type))
+        return err;
     for (const auto& field : k_string_fields) {
         if (key == field.key)
-            return read_string(value, record.*field.member);
+            return read_string(value, type, record.*field.member);
     }
+    bool is_array = false;
     if (key == "files")
-        return scan_files(value, record);
-    if (key == "depends") {
-        bool present = false;
-        return read_string_list(value, record.depends, present);
-    }
-    if (key == "constrains") {
-        bool present = false;
-        return read_string_list(value, record.constrains, present);
-    }
+        return scan_files(value, type, record);
+    if (key == "depends")
+        return read_string_list(value, type, record.depends, is_array);
+    if (key == "constrains")
+        return read_string_list(value, type, record.constrains, is_array);
     if (key == "requested_specs") {
-        return read_string_list(value, pending.requested_specs, pending.has_requested_specs);
+        return read_string_list(value, type, pending.requested_specs, pending.has_requested_specs);
     }
     if (key == "build_number")
-        return read_int(value, record.build_number);
+        return read_int(value, type, record.build_number);
     if (key == "size")
-        return read_int(value, record.size);
+        return read_int(value, type, record.size);
     if (key == "timestamp")
-        return read_timestamp(value, record.timestamp);
+        return read_timestamp(value, type, record.timestamp);
     if (key == "build_string")
-        return read_string(value, pending.build_string);
+        return read_string(value, type, pending.build_string);
     if (key == "noarch")
-        return read_noarch(value, pending);
+        return read_noarch(value, type, pending);
     if (key == "package_type")
-        return read_string(value, pending.package_type);
+        return read_string(value, type, pending.package_type);
     if (key == "requested_spec")
-        return read_string(value, pending.requested_spec);
+        return read_string(value, type, pending.requested_spec);
     // Anything else (paths_data, link, ...) is skipped by the object iterator unread.
     return simdjson::SUCCESS;
 }
@@ -517,7 +547,13 @@ std::string error_prefix(const std::filesystem::path& path) {
     } catch (const nlohmann::json::exception&) {
         // Not a syntax error (a number past double's range, say): simdjson's word stands.
     }
-    throw Error(ExitCode::not_found, error_prefix(path) + simdjson::error_message(code));
+    std::string reason = simdjson::error_message(code);
+    // Match gpuenv's messages: lowercase, no trailing period.
+    if (!reason.empty())
+        reason[0] = static_cast<char>(std::tolower(reason[0]));
+    if (!reason.empty() && reason.back() == '.')
+        reason.pop_back();
+    throw Error(ExitCode::not_found, error_prefix(path) + reason);
 }
 
 }  // namespace
@@ -544,9 +580,10 @@ error_code CondaRecordReader::Impl::parse(const std::filesystem::path& path, std
     if (auto err = doc.type().get(type))
         return err;
     if (type != od::json_type::object) {
-        // Make sure a scalar or an array is not also malformed before calling it the wrong type.
-        if (auto err = doc.raw_json().error())
-            return err;
+        // On-Demand has not checked the rest of the text; a syntax error comes first.
+        if (!nlohmann::json::accept(std::string_view(buffer.data(), length))) {
+            return simdjson::TAPE_ERROR;
+        }
         throw Error(ExitCode::not_found, error_prefix(path) +
                                              "expected a JSON object at the top level, found " +
                                              std::string(type_name(type)));
@@ -624,90 +661,6 @@ std::vector<std::filesystem::path> list_conda_records(const std::filesystem::pat
     }
     std::sort(records.begin(), records.end());
     return records;
-}
-
-// -------------------------------------------------------------------------------------------
-
-namespace {
-
-// Returns whether a path segment names a platform subdir: noarch or <os>-<arch>.
-bool is_subdir_like(std::string_view segment) {
-    if (segment == "noarch")
-        return true;
-    const auto dash = segment.find('-');
-    if (dash == std::string_view::npos)
-        return false;
-    constexpr std::array<std::string_view, 7> k_oses{"linux", "osx", "win",    "emscripten",
-                                                     "wasi",  "zos", "freebsd"};
-    const auto os = segment.substr(0, dash);
-    const auto arch = segment.substr(dash + 1);
-    return std::find(k_oses.begin(), k_oses.end(), os) != k_oses.end() && !arch.empty() &&
-           std::all_of(arch.begin(), arch.end(), [](char c) {
-               return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-           });
-}
-
-// Drops the trailing slashes and a trailing subdir segment, never the "//" of a scheme.
-void strip_subdir(std::string& channel, std::string_view subdir) {
-    while (!channel.empty() && channel.back() == '/')
-        channel.pop_back();
-    const auto slash = channel.rfind('/');
-    if (slash == std::string::npos || slash == 0 || channel[slash - 1] == '/')
-        return;
-    const std::string_view segment = std::string_view(channel).substr(slash + 1);
-    if ((!subdir.empty() && segment == subdir) || is_subdir_like(segment))
-        channel.resize(slash);
-}
-
-// Removes credentials ("user:password@") and a "/t/<token>" segment pair from a URL.
-void strip_secrets(std::string& url, std::size_t authority_start) {
-    const auto path_start = url.find('/', authority_start);
-    const auto at = url.rfind('@', path_start == std::string::npos ? url.size() : path_start);
-    if (at != std::string::npos && at >= authority_start) {
-        url.erase(authority_start, at + 1 - authority_start);
-    }
-    const auto path = url.find('/', authority_start);
-    if (path == std::string::npos)
-        return;
-    const auto token = url.find("/t/", path);
-    if (token == std::string::npos)
-        return;
-    const auto token_end = url.find('/', token + 3);
-    url.erase(token, token_end == std::string::npos ? std::string::npos : token_end - token);
-}
-
-}  // namespace
-
-std::string channel_display_name(const CondaRecord& record) {
-    std::string channel = record.channel;
-    if (channel.empty()) {
-        // Only the download URL is known: its directory is <channel>/<subdir>.
-        const auto slash = record.url.rfind('/');
-        if (slash == std::string::npos)
-            return {};
-        channel = record.url.substr(0, slash);
-    }
-    strip_subdir(channel, record.subdir);
-    const auto scheme_end = channel.find("://");
-    if (scheme_end == std::string::npos)
-        return channel;
-    const std::size_t authority = scheme_end + 3;
-    strip_secrets(channel, authority);
-    const std::string scheme = util::to_lower(std::string_view(channel).substr(0, scheme_end));
-    if (scheme != "https" && scheme != "http")
-        return channel;
-    const auto path_start = channel.find('/', authority);
-    if (path_start == std::string::npos || path_start + 1 >= channel.size())
-        return channel;
-    const std::string host =
-        util::to_lower(std::string_view(channel).substr(authority, path_start - authority));
-    const std::string path = channel.substr(path_start + 1);
-    if (host == "conda.anaconda.org")
-        return path;
-    if ((host == "repo.anaconda.com" || host == "repo.continuum.io") && path.starts_with("pkgs/")) {
-        return path;
-    }
-    return channel;
 }
 
 }  // namespace gpuenv::core::env

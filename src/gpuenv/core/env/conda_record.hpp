@@ -42,7 +42,7 @@ struct CondaRecord {
 /// The large files[] array is scanned only for Python metadata anchors, and paths_data is
 /// skipped without being materialized, so the cost is bounded by the record's size.
 class CondaRecordReader {
-public:
+  public:
     /// Creates a reader with its own parser and buffer.
     CondaRecordReader();
     ~CondaRecordReader();
@@ -53,7 +53,7 @@ public:
     /// and column; a record without name, version or build is also an error.
     [[nodiscard]] CondaRecord read(const std::filesystem::path& record_file);
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> m_impl;
 };
@@ -61,10 +61,5 @@ private:
 /// Returns the conda-meta/*.json files of a prefix in sorted order (none when absent).
 [[nodiscard]] std::vector<std::filesystem::path> list_conda_records(
     const std::filesystem::path& prefix);
-
-/// Returns the channel as conda list shows it: "conda-forge" for
-/// https://conda.anaconda.org/conda-forge/linux-64, "pkgs/main" for
-/// https://repo.anaconda.com/pkgs/main, other URLs without subdir or trailing slash.
-[[nodiscard]] std::string channel_display_name(const CondaRecord& record);
 
 }  // namespace gpuenv::core::env

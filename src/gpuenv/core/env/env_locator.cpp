@@ -30,35 +30,44 @@ bool is_conda_env(const fs::path& p) {
 std::string path_key(const fs::path& p) {
     std::error_code ec;
     fs::path c = fs::weakly_canonical(p, ec);
-    if (ec) c = p.lexically_normal();
+    if (ec)
+        c = p.lexically_normal();
     std::string s = c.string();
-    while (s.size() > 1 && s.back() == '/') s.pop_back();
+    while (s.size() > 1 && s.back() == '/')
+        s.pop_back();
     return s;
 }
 
 void add_unique(std::vector<fs::path>& list, std::set<std::string>& seen, const fs::path& p) {
-    if (p.empty()) return;
-    if (seen.insert(path_key(p)).second) list.push_back(p.lexically_normal());
+    if (p.empty())
+        return;
+    if (seen.insert(path_key(p)).second)
+        list.push_back(p.lexically_normal());
 }
 
 // Returns the install root of a conda executable: <root>/bin/conda, <root>/condabin/conda.
 fs::path root_of_conda_exe(const std::string& conda_exe) {
-    if (conda_exe.empty()) return {};
+    if (conda_exe.empty())
+        return {};
     const fs::path exe(conda_exe);
     const auto dir = exe.parent_path().filename();
-    if (dir == "bin" || dir == "condabin" || dir == "Scripts") return exe.parent_path().parent_path();
+    if (dir == "bin" || dir == "condabin" || dir == "Scripts")
+        return exe.parent_path().parent_path();
     return {};
 }
 
 // Reads ~/.conda/environments.txt: one prefix per line; blank lines and '#' comments skipped.
 std::vector<fs::path> registered_envs(const LocatorContext& context) {
     std::vector<fs::path> out;
-    if (context.home.empty()) return out;
+    if (context.home.empty())
+        return out;
     const auto text = util::read_file_head(context.home / ".conda" / "environments.txt", 16 << 20);
-    if (!text) return out;
+    if (!text)
+        return out;
     for (const auto line : util::split(*text, '\n')) {
         const auto entry = util::trim(line);
-        if (entry.empty() || entry.front() == '#') continue;
+        if (entry.empty() || entry.front() == '#')
+            continue;
         out.emplace_back(std::string(entry));
     }
     return out;
@@ -68,11 +77,14 @@ std::vector<fs::path> registered_envs(const LocatorContext& context) {
 std::vector<fs::path> subdirectories(const fs::path& dir) {
     std::vector<fs::path> out;
     DIR* d = ::opendir(dir.c_str());
-    if (d == nullptr) return out;
+    if (d == nullptr)
+        return out;
     while (const dirent* entry = ::readdir(d)) {
         const std::string_view name(entry->d_name);
-        if (name == "." || name == "..") continue;
-        if (util::is_directory(dir / name)) out.push_back(dir / name);
+        if (name == "." || name == "..")
+            continue;
+        if (util::is_directory(dir / name))
+            out.push_back(dir / name);
     }
     ::closedir(d);
     std::sort(out.begin(), out.end());
@@ -92,7 +104,8 @@ LocatorContext LocatorContext::from_environment() {
     c.conda_default_env = getenv_string("CONDA_DEFAULT_ENV");
     c.virtual_env = getenv_string("VIRTUAL_ENV");
     c.conda_envs_path = getenv_string("CONDA_ENVS_PATH");
-    if (c.conda_envs_path.empty()) c.conda_envs_path = getenv_string("CONDA_ENVS_DIRS");
+    if (c.conda_envs_path.empty())
+        c.conda_envs_path = getenv_string("CONDA_ENVS_DIRS");
     c.mamba_root_prefix = getenv_string("MAMBA_ROOT_PREFIX");
     c.conda_exe = getenv_string("CONDA_EXE");
     c.conda_root = getenv_string("CONDA_ROOT");
@@ -114,11 +127,14 @@ LocatorContext LocatorContext::from_environment() {
 std::vector<fs::path> conda_roots(const LocatorContext& context) {
     std::vector<fs::path> roots;
     std::set<std::string> seen;
-    if (!context.mamba_root_prefix.empty()) add_unique(roots, seen, context.mamba_root_prefix);
-    if (!context.conda_root.empty()) add_unique(roots, seen, context.conda_root);
+    if (!context.mamba_root_prefix.empty())
+        add_unique(roots, seen, context.mamba_root_prefix);
+    if (!context.conda_root.empty())
+        add_unique(roots, seen, context.conda_root);
     add_unique(roots, seen, root_of_conda_exe(context.conda_exe));
     for (const auto& root : context.default_roots) {
-        if (util::is_directory(root)) add_unique(roots, seen, root);
+        if (util::is_directory(root))
+            add_unique(roots, seen, root);
     }
     return roots;
 }
@@ -127,10 +143,13 @@ std::vector<fs::path> envs_dirs(const LocatorContext& context) {
     std::vector<fs::path> dirs;
     std::set<std::string> seen;
     for (const auto entry : util::split(context.conda_envs_path, ':')) {
-        if (!entry.empty()) add_unique(dirs, seen, fs::path(std::string(entry)));
+        if (!entry.empty())
+            add_unique(dirs, seen, fs::path(std::string(entry)));
     }
-    for (const auto& root : conda_roots(context)) add_unique(dirs, seen, root / "envs");
-    if (!context.home.empty()) add_unique(dirs, seen, context.home / ".conda" / "envs");
+    for (const auto& root : conda_roots(context))
+        add_unique(dirs, seen, root / "envs");
+    if (!context.home.empty())
+        add_unique(dirs, seen, context.home / ".conda" / "envs");
     return dirs;
 }
 
@@ -144,16 +163,19 @@ fs::path python_prefix(const fs::path& python) {
     }
     std::error_code ec;
     const fs::path resolved = fs::canonical(unresolved, ec);
-    if (ec) return {};
+    if (ec)
+        return {};
     if (is_script(resolved)) {
         // A launcher such as a pyenv shim: only the interpreter knows which prefix it picks.
         const auto output = util::run_capture(
             {unresolved.string(), "-c", "import sys; print(sys.prefix)"}, std::chrono::seconds(10));
-        if (!output || output->exit_status != 0) return {};
+        if (!output || output->exit_status != 0)
+            return {};
         const fs::path reported(std::string(util::trim(output->out)));
         return util::is_directory(reported) ? reported : fs::path();
     }
-    if (resolved.parent_path().filename() == "bin") return resolved.parent_path().parent_path();
+    if (resolved.parent_path().filename() == "bin")
+        return resolved.parent_path().parent_path();
     return {};
 }
 
@@ -161,17 +183,20 @@ LocatedEnv locate_env(const EnvSelection& selection, const LocatorContext& conte
     if (!selection.name.empty() && !selection.prefix.empty()) {
         throw Error(ExitCode::usage, "-n/--name and -p/--prefix are mutually exclusive");
     }
-    if (!selection.prefix.empty()) return {selection.prefix, EnvOrigin::flag_prefix};
+    if (!selection.prefix.empty())
+        return {selection.prefix, EnvOrigin::flag_prefix};
 
     if (!selection.name.empty()) {
         const std::string& name = selection.name;
         if (name == "base") {
             for (const auto& root : conda_roots(context)) {
-                if (is_conda_env(root)) return {root, EnvOrigin::flag_name};
+                if (is_conda_env(root))
+                    return {root, EnvOrigin::flag_name};
             }
         } else if (name.find('/') == std::string::npos && name != "." && name != "..") {
             for (const auto& dir : envs_dirs(context)) {
-                if (util::is_directory(dir / name)) return {dir / name, EnvOrigin::flag_name};
+                if (util::is_directory(dir / name))
+                    return {dir / name, EnvOrigin::flag_name};
             }
             for (const auto& registered : registered_envs(context)) {
                 if (registered.filename() == name && util::is_directory(registered)) {
@@ -184,16 +209,20 @@ LocatedEnv locate_env(const EnvSelection& selection, const LocatorContext& conte
             searched += searched.empty() ? "" : ", ";
             searched += dir.string();
         }
-        throw Error(ExitCode::not_found, "environment not found: " + name +
-                                             (searched.empty() ? "" : " (searched " + searched + ")"));
+        throw Error(ExitCode::not_found,
+                    "environment not found: " + name +
+                        (searched.empty() ? "" : " (searched " + searched + ")"));
     }
 
-    if (!context.conda_prefix.empty()) return {context.conda_prefix, EnvOrigin::conda_prefix};
-    if (!context.virtual_env.empty()) return {context.virtual_env, EnvOrigin::virtual_env};
+    if (!context.conda_prefix.empty())
+        return {context.conda_prefix, EnvOrigin::conda_prefix};
+    if (!context.virtual_env.empty())
+        return {context.virtual_env, EnvOrigin::virtual_env};
     const std::string python = util::find_on_path("python3", context.path);
     if (!python.empty()) {
         const fs::path prefix = python_prefix(python);
-        if (!prefix.empty()) return {prefix, EnvOrigin::python_on_path};
+        if (!prefix.empty())
+            return {prefix, EnvOrigin::python_on_path};
         throw Error(ExitCode::not_found, "cannot tell the prefix of " + python + "; use -p PREFIX");
     }
     throw Error(ExitCode::not_found,
@@ -204,7 +233,7 @@ LocatedEnv locate_env(const EnvSelection& selection, const LocatorContext& conte
 std::vector<KnownEnv> list_known_envs(const LocatorContext& context) {
     std::vector<KnownEnv> out;
     std::set<std::string> seen;
-    const std::string active_key = !context.conda_prefix.empty() ? path_key(context.conda_prefix)
+    const std::string active_key = !context.conda_prefix.empty()  ? path_key(context.conda_prefix)
                                    : !context.virtual_env.empty() ? path_key(context.virtual_env)
                                                                   : std::string();
     const auto roots = conda_roots(context);
@@ -212,25 +241,32 @@ std::vector<KnownEnv> list_known_envs(const LocatorContext& context) {
     auto name_of = [&](const fs::path& prefix) -> std::string {
         const std::string key = path_key(prefix);
         for (const auto& root : roots) {
-            if (path_key(root) == key) return "base";
+            if (path_key(root) == key)
+                return "base";
         }
         const std::string parent = path_key(prefix.parent_path());
         for (const auto& dir : dirs) {
-            if (path_key(dir) == parent) return prefix.filename().string();
+            if (path_key(dir) == parent)
+                return prefix.filename().string();
         }
         return {};
     };
     auto add = [&](const fs::path& prefix) {
-        if (!is_conda_env(prefix)) return;
+        if (!is_conda_env(prefix))
+            return;
         const std::string key = path_key(prefix);
-        if (!seen.insert(key).second) return;
+        if (!seen.insert(key).second)
+            return;
         out.push_back({name_of(prefix), prefix.lexically_normal(), key == active_key});
     };
-    for (const auto& root : roots) add(root);
+    for (const auto& root : roots)
+        add(root);
     for (const auto& dir : dirs) {
-        for (const auto& child : subdirectories(dir)) add(child);
+        for (const auto& child : subdirectories(dir))
+            add(child);
     }
-    for (const auto& registered : registered_envs(context)) add(registered);
+    for (const auto& registered : registered_envs(context))
+        add(registered);
     return out;
 }
 

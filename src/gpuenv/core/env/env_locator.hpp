@@ -10,15 +10,15 @@ namespace gpuenv::core::env {
 /// Holds the process environment variables that decide which environment a command means;
 /// the cli fills it from the real environment, tests fill it by hand.
 struct LocatorContext {
-    std::string conda_prefix;         ///< $CONDA_PREFIX
-    std::string conda_default_env;    ///< $CONDA_DEFAULT_ENV
-    std::string virtual_env;          ///< $VIRTUAL_ENV
-    std::string conda_envs_path;      ///< $CONDA_ENVS_PATH or $CONDA_ENVS_DIRS (':'-separated)
-    std::string mamba_root_prefix;    ///< $MAMBA_ROOT_PREFIX
-    std::string conda_exe;            ///< $CONDA_EXE (…/bin/conda of the base install)
-    std::string conda_root;           ///< $CONDA_ROOT
-    std::string path;                 ///< $PATH
-    std::filesystem::path home;       ///< $HOME
+    std::string conda_prefix;       ///< $CONDA_PREFIX
+    std::string conda_default_env;  ///< $CONDA_DEFAULT_ENV
+    std::string virtual_env;        ///< $VIRTUAL_ENV
+    std::string conda_envs_path;    ///< $CONDA_ENVS_PATH or $CONDA_ENVS_DIRS (':'-separated)
+    std::string mamba_root_prefix;  ///< $MAMBA_ROOT_PREFIX
+    std::string conda_exe;          ///< $CONDA_EXE (…/bin/conda of the base install)
+    std::string conda_root;         ///< $CONDA_ROOT
+    std::string path;               ///< $PATH
+    std::filesystem::path home;     ///< $HOME
     /// Install roots that are looked at when nothing above names one (e.g. ~/miniforge3).
     std::vector<std::filesystem::path> default_roots;
 
@@ -54,7 +54,8 @@ struct LocatedEnv {
 
 /// Describes one environment known on this machine, for `gpuenv envs`.
 struct KnownEnv {
-    std::string name;  ///< "base" for a root, the directory name for others, "" when outside envs dirs
+    std::string
+        name;  ///< "base" for a root, the directory name for others, "" when outside envs dirs
     std::filesystem::path prefix;
     bool active = false;  ///< equals $CONDA_PREFIX (or $VIRTUAL_ENV)
 };

@@ -1,5 +1,7 @@
 #include <gpuenv/core/env/inventory.hpp>
 
+#include <gpuenv/core/env/channel.hpp>
+
 #include <algorithm>
 #include <charconv>
 #include <unordered_map>
@@ -22,13 +24,16 @@ Diagnostic diagnostic_from_error(const fs::path& file, const Error& error) {
     // Drop "cannot read conda record <path>: " and the like: the path is a field of its own.
     const std::string lead = d.path + ": ";
     const auto at = message.find(lead);
-    if (at != std::string_view::npos) message.remove_prefix(at + lead.size());
+    if (at != std::string_view::npos)
+        message.remove_prefix(at + lead.size());
     auto take_number = [&](std::string_view word, int& out) {
-        if (message.substr(0, word.size()) != word) return false;
+        if (message.substr(0, word.size()) != word)
+            return false;
         const char* begin = message.data() + word.size();
         const char* end = message.data() + message.size();
         const auto [ptr, ec] = std::from_chars(begin, end, out);
-        if (ec != std::errc() || ptr == begin) return false;
+        if (ec != std::errc() || ptr == begin)
+            return false;
         message.remove_prefix(static_cast<std::size_t>(ptr - message.data()));
         return true;
     };
@@ -37,7 +42,8 @@ Diagnostic diagnostic_from_error(const fs::path& file, const Error& error) {
             message.remove_prefix(2);
             take_number("column ", d.column);
         }
-        if (message.substr(0, 2) == ": ") message.remove_prefix(2);
+        if (message.substr(0, 2) == ": ")
+            message.remove_prefix(2);
     }
     d.message = std::string(message);
     return d;
@@ -99,9 +105,9 @@ const char* to_string(PackageKind kind) {
 }
 
 std::size_t Inventory::conda_count() const {
-    return static_cast<std::size_t>(std::count_if(packages.begin(), packages.end(), [](const Package& p) {
-        return p.kind == PackageKind::conda;
-    }));
+    return static_cast<std::size_t>(
+        std::count_if(packages.begin(), packages.end(),
+                      [](const Package& p) { return p.kind == PackageKind::conda; }));
 }
 
 std::size_t Inventory::pypi_count() const {
@@ -110,9 +116,11 @@ std::size_t Inventory::pypi_count() const {
 
 std::string attribute_installer(const PythonDist& dist) {
     std::string installer = util::to_lower(util::trim(dist.installer));
-    if (!installer.empty()) return installer;
+    if (!installer.empty())
+        return installer;
     // Debian's python3-* packages install into dist-packages and write no INSTALLER.
-    if (dist.site_packages.filename() == "dist-packages") return "debian";
+    if (dist.site_packages.filename() == "dist-packages")
+        return "debian";
     return "unknown";
 }
 
@@ -135,10 +143,11 @@ Inventory read_inventory(const Prefix& prefix) {
     // CEP 17: the python record may name a site-packages directory the layout scan misses.
     for (const auto& p : conda) {
         const auto& sp = p.record->python_site_packages_path;
-        if (sp.empty()) continue;
+        if (sp.empty())
+            continue;
         const fs::path dir = (prefix.path / sp).lexically_normal();
-        if (std::find(inventory.prefix.site_packages.begin(), inventory.prefix.site_packages.end(), dir) ==
-                inventory.prefix.site_packages.end() &&
+        if (std::find(inventory.prefix.site_packages.begin(), inventory.prefix.site_packages.end(),
+                      dir) == inventory.prefix.site_packages.end() &&
             fs::is_directory(dir)) {
             inventory.prefix.site_packages.push_back(dir);
         }
@@ -150,6 +159,11 @@ Inventory read_inventory(const Prefix& prefix) {
         const auto& record = *conda[i].record;
         conda_by_pypi_name.emplace(spec::normalize_pypi_name(record.name), i);
         for (const auto& anchor : record.python_anchors) {
+            // Only metadata directly in a site-packages directory is an installed
+            // distribution; setuptools/_vendor/packaging-24.0.dist-info is not.
+            const auto parent = fs::path(anchor).parent_path().filename();
+            if (parent != "site-packages" && parent != "dist-packages")
+                continue;
             owner_by_anchor.emplace(anchor, i);
             conda_by_pypi_name.emplace(anchor_dist_name(anchor), i);
         }
@@ -158,7 +172,8 @@ Inventory read_inventory(const Prefix& prefix) {
     std::vector<Package> external;
     for (const auto& site_packages : inventory.prefix.site_packages) {
         for (auto& dist : scan_site_packages(site_packages, inventory.warnings)) {
-            const std::string relative = dist.metadata_path.lexically_relative(prefix.path).generic_string();
+            const std::string relative =
+                dist.metadata_path.lexically_relative(prefix.path).generic_string();
             auto owner = owner_by_anchor.find(relative);
             std::optional<std::size_t> owner_index;
             if (owner != owner_by_anchor.end()) {
@@ -167,13 +182,15 @@ Inventory read_inventory(const Prefix& prefix) {
                 // Records written before files[] listed the metadata: same name and version
                 // and INSTALLER=conda means conda put it there.
                 const auto same = conda_by_pypi_name.find(dist.normalized_name);
-                if (same != conda_by_pypi_name.end() && conda[same->second].version == dist.version) {
+                if (same != conda_by_pypi_name.end() &&
+                    conda[same->second].version == dist.version) {
                     owner_index = same->second;
                 }
             }
             if (owner_index) {
                 auto& owner_package = conda[*owner_index];
-                if (!owner_package.dist) owner_package.dist = std::move(dist);
+                if (!owner_package.dist)
+                    owner_package.dist = std::move(dist);
                 continue;
             }
             external.push_back(pypi_package(std::move(dist)));
@@ -184,10 +201,12 @@ Inventory read_inventory(const Prefix& prefix) {
     // conda package carries, e.g. pytorch -> torch) has been installed over it.
     for (auto& p : external) {
         const auto same = conda_by_pypi_name.find(p.key);
-        if (same == conda_by_pypi_name.end()) continue;
+        if (same == conda_by_pypi_name.end())
+            continue;
         auto& shadowed = conda[same->second];
         p.shadows = peer_of(shadowed);
-        if (!shadowed.shadowed_by) shadowed.shadowed_by = peer_of(p);
+        if (!shadowed.shadowed_by)
+            shadowed.shadowed_by = peer_of(p);
     }
 
     inventory.packages = std::move(conda);
@@ -195,7 +214,8 @@ Inventory read_inventory(const Prefix& prefix) {
                               std::make_move_iterator(external.end()));
     std::stable_sort(inventory.packages.begin(), inventory.packages.end(),
                      [](const Package& a, const Package& b) {
-                         if (a.key != b.key) return a.key < b.key;
+                         if (a.key != b.key)
+                             return a.key < b.key;
                          return a.kind == PackageKind::conda && b.kind == PackageKind::pypi;
                      });
     return inventory;

@@ -33,8 +33,8 @@ struct ShadowPeer {
 /// Holds one entry of the unified package list.
 struct Package {
     PackageKind kind = PackageKind::conda;
-    std::string name;        ///< conda name, or the distribution's Name as written
-    std::string key;         ///< name used for sorting and matching: conda name / PEP 503 name
+    std::string name;  ///< conda name, or the distribution's Name as written
+    std::string key;   ///< name used for sorting and matching: conda name / PEP 503 name
     std::string version;
     std::string build;       ///< conda build string; "" for external distributions
     std::string channel;     ///< conda channel display name; "" for external distributions

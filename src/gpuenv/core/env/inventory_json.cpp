@@ -8,7 +8,8 @@ namespace fs = std::filesystem;
 
 std::string relative_to(const fs::path& path, const fs::path& prefix) {
     const auto rel = path.lexically_relative(prefix);
-    if (rel.empty() || *rel.begin() == "..") return path.generic_string();
+    if (rel.empty() || *rel.begin() == "..")
+        return path.generic_string();
     return rel.generic_string();
 }
 
@@ -16,8 +17,10 @@ Json peer_json(const ShadowPeer& peer) {
     Json j;
     j["name"] = peer.name;
     j["version"] = peer.version;
-    if (!peer.build.empty()) j["build"] = peer.build;
-    if (!peer.channel.empty()) j["channel"] = peer.channel;
+    if (!peer.build.empty())
+        j["build"] = peer.build;
+    if (!peer.channel.empty())
+        j["channel"] = peer.channel;
     j["installer"] = peer.installer;
     return j;
 }
@@ -25,13 +28,20 @@ Json peer_json(const ShadowPeer& peer) {
 Json direct_url_json(const DirectUrl& u) {
     Json j;
     j["url"] = u.url;
-    j["kind"] = u.kind == DirectUrl::Kind::dir ? "dir" : u.kind == DirectUrl::Kind::vcs ? "vcs" : "archive";
+    j["kind"] = u.kind == DirectUrl::Kind::dir   ? "dir"
+                : u.kind == DirectUrl::Kind::vcs ? "vcs"
+                                                 : "archive";
     j["editable"] = u.editable;
-    if (!u.vcs.empty()) j["vcs"] = u.vcs;
-    if (!u.commit_id.empty()) j["commit_id"] = u.commit_id;
-    if (!u.requested_revision.empty()) j["requested_revision"] = u.requested_revision;
-    if (!u.archive_hash.empty()) j["archive_hash"] = u.archive_hash;
-    if (!u.subdirectory.empty()) j["subdirectory"] = u.subdirectory;
+    if (!u.vcs.empty())
+        j["vcs"] = u.vcs;
+    if (!u.commit_id.empty())
+        j["commit_id"] = u.commit_id;
+    if (!u.requested_revision.empty())
+        j["requested_revision"] = u.requested_revision;
+    if (!u.archive_hash.empty())
+        j["archive_hash"] = u.archive_hash;
+    if (!u.subdirectory.empty())
+        j["subdirectory"] = u.subdirectory;
     return j;
 }
 
@@ -44,7 +54,8 @@ Json dist_json(const PythonDist& d, const Prefix& prefix) {
     j["metadata"] = relative_to(d.metadata_path, prefix.path);
     j["installer"] = d.installer;
     j["requested"] = d.requested;
-    if (d.direct_url) j["direct_url"] = direct_url_json(*d.direct_url);
+    if (d.direct_url)
+        j["direct_url"] = direct_url_json(*d.direct_url);
     return j;
 }
 
@@ -79,10 +90,14 @@ Json to_json(const Package& p, const Prefix& prefix) {
     j["kind"] = to_string(p.kind);
     j["installer"] = p.installer;
     j["requested"] = p.requested;
-    if (p.record) j["conda"] = record_json(*p.record, prefix);
-    if (p.dist) j["python"] = dist_json(*p.dist, prefix);
-    if (p.shadows) j["shadows"] = peer_json(*p.shadows);
-    if (p.shadowed_by) j["shadowed_by"] = peer_json(*p.shadowed_by);
+    if (p.record)
+        j["conda"] = record_json(*p.record, prefix);
+    if (p.dist)
+        j["python"] = dist_json(*p.dist, prefix);
+    if (p.shadows)
+        j["shadows"] = peer_json(*p.shadows);
+    if (p.shadowed_by)
+        j["shadowed_by"] = peer_json(*p.shadowed_by);
     return j;
 }
 
@@ -91,8 +106,10 @@ Json to_json(const gpuenv::Diagnostics& warnings) {
     for (const auto& w : warnings) {
         Json j;
         j["path"] = w.path;
-        if (w.line > 0) j["line"] = w.line;
-        if (w.column > 0) j["column"] = w.column;
+        if (w.line > 0)
+            j["line"] = w.line;
+        if (w.column > 0)
+            j["column"] = w.column;
         j["message"] = w.message;
         out.push_back(std::move(j));
     }
@@ -106,13 +123,15 @@ Json to_json(const Inventory& inventory) {
     j["kind"] = to_string(inventory.prefix.kind);
     j["python_version"] = inventory.prefix.python_version;
     Json site_packages = Json::array();
-    for (const auto& sp : inventory.prefix.site_packages) site_packages.push_back(relative_to(sp, inventory.prefix.path));
+    for (const auto& sp : inventory.prefix.site_packages)
+        site_packages.push_back(relative_to(sp, inventory.prefix.path));
     j["site_packages"] = std::move(site_packages);
     j["counts"] = {{"total", inventory.packages.size()},
                    {"conda", inventory.conda_count()},
                    {"pypi", inventory.pypi_count()}};
     Json packages = Json::array();
-    for (const auto& p : inventory.packages) packages.push_back(to_json(p, inventory.prefix));
+    for (const auto& p : inventory.packages)
+        packages.push_back(to_json(p, inventory.prefix));
     j["packages"] = std::move(packages);
     j["warnings"] = to_json(inventory.warnings);
     return j;

@@ -21,10 +21,12 @@ namespace fs = std::filesystem;
 std::vector<std::string> names_starting_with(const fs::path& dir, std::string_view prefix_text) {
     std::vector<std::string> names;
     DIR* d = ::opendir(dir.c_str());
-    if (d == nullptr) return names;
+    if (d == nullptr)
+        return names;
     while (const dirent* entry = ::readdir(d)) {
         const std::string_view name(entry->d_name);
-        if (name.substr(0, prefix_text.size()) == prefix_text) names.emplace_back(name);
+        if (name.substr(0, prefix_text.size()) == prefix_text)
+            names.emplace_back(name);
     }
     ::closedir(d);
     return names;
@@ -38,7 +40,8 @@ bool python_dir_less(const std::string& a, const std::string& b) {
         while (i < s.size()) {
             if (s[i] >= '0' && s[i] <= '9') {
                 long v = 0;
-                while (i < s.size() && s[i] >= '0' && s[i] <= '9') v = v * 10 + (s[i++] - '0');
+                while (i < s.size() && s[i] >= '0' && s[i] <= '9')
+                    v = v * 10 + (s[i++] - '0');
                 parts.push_back(v);
             } else {
                 ++i;
@@ -52,17 +55,31 @@ bool python_dir_less(const std::string& a, const std::string& b) {
 // Identifies a directory by device and inode so that symlinked duplicates are dropped.
 std::pair<dev_t, ino_t> identity(const fs::path& p) {
     struct stat st {};
-    if (::stat(p.c_str(), &st) != 0) return {0, 0};
+    if (::stat(p.c_str(), &st) != 0)
+        return {0, 0};
     return {st.st_dev, st.st_ino};
+}
+
+// Returns "3.11" for "python3.11" and "python3.13t", "" for anything else.
+std::string version_of_lib_dir(const std::string& dir) {
+    if (dir.size() <= 8 || dir.compare(0, 8, "python3.") != 0)
+        return {};
+    std::string version = dir.substr(6);
+    while (!version.empty() && (version.back() < '0' || version.back() > '9'))
+        version.pop_back();
+    return version;
 }
 
 }  // namespace
 
 const char* to_string(PrefixKind kind) {
     switch (kind) {
-        case PrefixKind::conda: return "conda";
-        case PrefixKind::venv: return "venv";
-        case PrefixKind::python: return "python";
+        case PrefixKind::conda:
+            return "conda";
+        case PrefixKind::venv:
+            return "venv";
+        case PrefixKind::python:
+            return "python";
     }
     return "python";
 }
@@ -82,8 +99,10 @@ std::vector<fs::path> find_site_packages(const fs::path& prefix) {
     std::vector<fs::path> found;
     std::set<std::pair<dev_t, ino_t>> seen;
     for (auto& c : candidates) {
-        if (!util::is_directory(c)) continue;
-        if (!seen.insert(identity(c)).second) continue;
+        if (!util::is_directory(c))
+            continue;
+        if (!seen.insert(identity(c)).second)
+            continue;
         found.push_back(std::move(c));
     }
     return found;
@@ -92,7 +111,8 @@ std::vector<fs::path> find_site_packages(const fs::path& prefix) {
 Prefix open_prefix(const fs::path& path) {
     std::error_code ec;
     fs::path absolute = fs::absolute(path, ec);
-    if (ec) absolute = path;
+    if (ec)
+        absolute = path;
     absolute = absolute.lexically_normal();
     if (absolute.has_filename() == false && absolute != absolute.root_path()) {
         absolute = absolute.parent_path();  // drop the trailing separator of "/x/y/"
@@ -100,11 +120,12 @@ Prefix open_prefix(const fs::path& path) {
 
     struct stat st {};
     if (::stat(absolute.c_str(), &st) != 0) {
-        throw Error(ExitCode::not_found,
-                    "environment " + absolute.string() + " does not exist: " + std::strerror(errno));
+        throw Error(ExitCode::not_found, "environment " + absolute.string() +
+                                             " does not exist: " + std::strerror(errno));
     }
     if (!S_ISDIR(st.st_mode)) {
-        throw Error(ExitCode::not_found, "environment " + absolute.string() + " is not a directory");
+        throw Error(ExitCode::not_found,
+                    "environment " + absolute.string() + " is not a directory");
     }
 
     Prefix prefix;
@@ -120,13 +141,19 @@ Prefix open_prefix(const fs::path& path) {
         throw Error(ExitCode::not_found, "not an environment: " + absolute.string() +
                                              " (no conda-meta/, pyvenv.cfg or site-packages)");
     }
+    // The version of the first site-packages' lib/pythonX.Y, else of the newest lib/pythonX.Y
+    // (Debian's /usr keeps its packages in lib/python3/dist-packages).
     for (const auto& sp : prefix.site_packages) {
-        const std::string dir = sp.parent_path().filename().string();  // "python3.11"
-        if (dir.size() > 7 && dir.compare(0, 7, "python3") == 0 && dir[7] == '.') {
-            std::string version = dir.substr(6);
-            while (!version.empty() && (version.back() < '0' || version.back() > '9')) version.pop_back();
-            prefix.python_version = version;
+        prefix.python_version = version_of_lib_dir(sp.parent_path().filename().string());
+        if (!prefix.python_version.empty())
             break;
+    }
+    if (prefix.python_version.empty()) {
+        auto dirs = names_starting_with(absolute / "lib", "python3.");
+        std::sort(dirs.begin(), dirs.end(), python_dir_less);
+        for (auto it = dirs.rbegin(); it != dirs.rend() && prefix.python_version.empty(); ++it) {
+            if (util::is_directory(absolute / "lib" / *it))
+                prefix.python_version = version_of_lib_dir(*it);
         }
     }
     return prefix;

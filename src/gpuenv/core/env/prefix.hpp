@@ -33,6 +33,7 @@ struct Prefix {
 /// lib/pythonX.Y[t]/site-packages, lib/pythonX.Y/dist-packages, lib/python3/dist-packages
 /// (Debian), lib64/..., Lib/site-packages (Windows layout). Directories reached twice through
 /// symlinks (lib64 -> lib) appear once.
-[[nodiscard]] std::vector<std::filesystem::path> find_site_packages(const std::filesystem::path& prefix);
+[[nodiscard]] std::vector<std::filesystem::path> find_site_packages(
+    const std::filesystem::path& prefix);
 
 }  // namespace gpuenv::core::env

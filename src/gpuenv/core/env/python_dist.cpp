@@ -29,10 +29,10 @@ using nlohmann::json;
 // Name and Version sit in the first lines, so one small read usually settles them; only
 // old PKG-INFO files whose folded Description comes first need more. The long description
 // after the header block is never read.
-constexpr std::size_t k_first_chunk_bytes = 8 * 1024;
-constexpr std::size_t k_max_header_bytes = 64 * 1024;
+constexpr std::size_t k_first_chunk_bytes = std::size_t{8} * 1024;
+constexpr std::size_t k_max_header_bytes = std::size_t{64} * 1024;
 constexpr std::size_t k_max_installer_bytes = 256;
-constexpr std::size_t k_max_direct_url_bytes = 1024 * 1024;
+constexpr std::size_t k_max_direct_url_bytes = std::size_t{1024} * 1024;
 
 // Closes a descriptor on scope exit.
 class Fd {

@@ -11,10 +11,10 @@ namespace gpuenv::core::env {
 
 /// Names the on-disk form of a Python distribution's metadata.
 enum class DistFormat {
-    dist_info,     ///< name-version.dist-info/METADATA (PEP 376/627)
-    egg_info_dir,  ///< name-version.egg-info/PKG-INFO (setuptools, Debian)
-    egg_info_file, ///< name-version.egg-info as a single PKG-INFO-style file
-    egg,           ///< name-version.egg/EGG-INFO/PKG-INFO
+    dist_info,      ///< name-version.dist-info/METADATA (PEP 376/627)
+    egg_info_dir,   ///< name-version.egg-info/PKG-INFO (setuptools, Debian)
+    egg_info_file,  ///< name-version.egg-info as a single PKG-INFO-style file
+    egg,            ///< name-version.egg/EGG-INFO/PKG-INFO
 };
 
 /// Holds direct_url.json (PEP 610): how a distribution was installed from a URL.
@@ -22,11 +22,12 @@ struct DirectUrl {
     enum class Kind { dir, vcs, archive };
     Kind kind = Kind::archive;
     std::string url;
-    bool editable = false;          ///< dir_info.editable
-    std::string vcs;                ///< vcs_info.vcs ("git", ...)
-    std::string commit_id;          ///< vcs_info.commit_id
-    std::string requested_revision; ///< vcs_info.requested_revision
-    std::string archive_hash;       ///< archive_info.hashes.sha256 as "sha256=<hex>", or archive_info.hash
+    bool editable = false;           ///< dir_info.editable
+    std::string vcs;                 ///< vcs_info.vcs ("git", ...)
+    std::string commit_id;           ///< vcs_info.commit_id
+    std::string requested_revision;  ///< vcs_info.requested_revision
+    std::string
+        archive_hash;  ///< archive_info.hashes.sha256 as "sha256=<hex>", or archive_info.hash
     std::string subdirectory;
 };
 

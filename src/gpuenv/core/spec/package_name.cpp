@@ -8,7 +8,8 @@ std::string normalize_pypi_name(std::string_view name) {
     bool in_separator_run = false;
     for (const char c : name) {
         if (c == '-' || c == '_' || c == '.') {
-            if (!in_separator_run) out += '-';
+            if (!in_separator_run)
+                out += '-';
             in_separator_run = true;
             continue;
         }
