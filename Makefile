@@ -48,10 +48,10 @@ fuzz: deps
 	done
 
 format:
-	find src tests bench -name '*.[ch]pp' | xargs clang-format -i
+	find src tests bench fuzz -name '*.[ch]pp' | xargs clang-format -i
 
 format-check:
-	find src tests bench -name '*.[ch]pp' | xargs clang-format --dry-run --Werror
+	find src tests bench fuzz -name '*.[ch]pp' | xargs clang-format --dry-run --Werror
 
 clean:
 	rm -rf $(BUILD)

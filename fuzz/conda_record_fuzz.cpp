@@ -13,7 +13,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     gpuenv::fuzz::write_input(file, data, size);
     try {
         const auto record = reader.read(file);
-        if (record.name.empty() || record.version.empty() || record.build.empty()) __builtin_trap();
+        if (record.name.empty() || record.version.empty() || record.build.empty())
+            __builtin_trap();
         (void)gpuenv::core::env::channel_display_name(record);
     } catch (const gpuenv::Error&) {
     }

@@ -11,9 +11,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     gpuenv::fuzz::write_input(file, data, size);
     gpuenv::Diagnostics warnings;
     try {
-        const auto dist = gpuenv::core::env::read_python_dist(file, gpuenv::core::env::DistFormat::egg_info_file,
-                                                              warnings);
-        if (dist.name.empty() || dist.version.empty()) __builtin_trap();
+        const auto dist = gpuenv::core::env::read_python_dist(
+            file, gpuenv::core::env::DistFormat::egg_info_file, warnings);
+        if (dist.name.empty() || dist.version.empty())
+            __builtin_trap();
     } catch (const gpuenv::Error&) {
     }
     return 0;
