@@ -42,3 +42,36 @@ TEST(Diagnostic, FormatsPathLineAndColumnWhenKnown) {
 }
 
 }  // namespace gpuenv::util
+
+#include <gpuenv/util/parse_error.hpp>
+
+namespace gpuenv::util {
+
+TEST(ParseError, PointsAtTheOffendingCharacter) {
+    EXPECT_EQ(format_parse_error("match spec", "numpy >=1.21,<<2", 14, "unexpected '<'"),
+              "invalid match spec 'numpy >=1.21,<<2': column 15: unexpected '<'\n"
+              "  numpy >=1.21,<<2\n"
+              "                ^");
+}
+
+TEST(ParseError, OffsetPastTheEndPointsJustAfterTheText) {
+    EXPECT_EQ(format_parse_error("version", "1.", 99, "empty component"),
+              "invalid version '1.': column 3: empty component\n  1.\n    ^");
+}
+
+TEST(ParseError, LongInputIsShownAroundTheOffsetOnly) {
+    const std::string text(1000, 'a');
+    const auto message = format_parse_error("version", text, 500, "too long");
+    EXPECT_LT(message.size(), 300U);
+    EXPECT_NE(message.find("column 501"), std::string::npos);
+    const auto caret_line = message.substr(message.rfind('\n') + 1);
+    const auto text_line_start = message.find("\n  ") + 1;
+    const auto text_line = message.substr(text_line_start, message.rfind('\n') - text_line_start);
+    EXPECT_EQ(text_line[caret_line.size() - 1], 'a');
+}
+
+TEST(ParseError, ControlCharactersAreMadeVisible) {
+    EXPECT_NE(format_parse_error("spec", std::string("a\nb", 3), 1, "bad").find("'a?b'"), std::string::npos);
+}
+
+}  // namespace gpuenv::util

@@ -245,6 +245,24 @@ TEST(Inventory, BrokenRecordAndMetadataAreWarningsAndTheRestIsListed) {
         << inv.warnings[1].to_string();
 }
 
+TEST(Inventory, LargeEnvironmentReadOnTwoThreadsKeepsOrderAndWarnings) {
+    TempDir dir;
+    CondaPrefixBuilder builder(dir / "env");
+    for (int i = 0; i < 300; ++i) {
+        builder.add_package(
+            {.name = "pkg" + std::to_string(1000 + i), .version = "1.0", .build = "0"});
+    }
+    test::write_file(builder.prefix() / "conda-meta/pkg1100-bad.json", "[");
+    test::write_file(builder.prefix() / "conda-meta/pkg1250-bad.json", "{");
+    const auto inv = inventory_of(builder.prefix());
+    ASSERT_EQ(inv.packages.size(), 300U);
+    for (int i = 0; i < 300; ++i)
+        EXPECT_EQ(inv.packages[static_cast<std::size_t>(i)].name, "pkg" + std::to_string(1000 + i));
+    ASSERT_EQ(inv.warnings.size(), 2U);
+    EXPECT_NE(inv.warnings[0].path.find("pkg1100-bad"), std::string::npos);
+    EXPECT_NE(inv.warnings[1].path.find("pkg1250-bad"), std::string::npos);
+}
+
 TEST(Inventory, PythonSitePackagesPathFromThePythonRecordIsScanned) {
     TempDir dir;
     CondaPrefixBuilder builder(dir / "env");

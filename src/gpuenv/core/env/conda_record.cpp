@@ -109,24 +109,23 @@ bool ends_with(std::string_view s, std::string_view suffix) {
 // Returns the anchor a files[] entry belongs to, or an empty view. Old micromamba records
 // written on Windows separate with '\', so both separators count.
 std::string_view python_anchor(std::string_view path) {
+    // One pass over the characters: this runs for every one of tens of thousands of files.
     std::size_t start = 0;
     std::string_view previous;
-    while (true) {
-        const auto end = path.find_first_of("/\\", start);
-        if (end == std::string_view::npos) {
-            // A single-file egg-info (distutils' install_egg_info) is its own anchor.
-            return ends_with(path.substr(start), ".egg-info") ? path : std::string_view{};
-        }
-        const auto component = path.substr(start, end - start);
-        if (ends_with(component, ".dist-info") || ends_with(component, ".egg-info")) {
-            return path.substr(0, end);
-        }
-        if (component == "EGG-INFO" && ends_with(previous, ".egg")) {
+    for (std::size_t i = 0; i < path.size(); ++i) {
+        const char c = path[i];
+        if (c != '/' && c != '\\')
+            continue;
+        const auto component = path.substr(start, i - start);
+        if (ends_with(component, ".dist-info") || ends_with(component, ".egg-info"))
+            return path.substr(0, i);
+        if (component == "EGG-INFO" && ends_with(previous, ".egg"))
             return path.substr(0, start - 1);
-        }
         previous = component;
-        start = end + 1;
+        start = i + 1;
     }
+    // A single-file egg-info (distutils' install_egg_info) is its own anchor.
+    return ends_with(path.substr(start), ".egg-info") ? path : std::string_view{};
 }
 
 void add_anchor(std::string_view anchor, std::vector<std::string>& anchors) {

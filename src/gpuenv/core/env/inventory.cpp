@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <exception>
+#include <thread>
 #include <unordered_map>
 
 #include <gpuenv/core/spec/package_name.hpp>
@@ -98,6 +100,56 @@ Package pypi_package(PythonDist dist) {
     return p;
 }
 
+// Reads records[begin, end) with one reader; a record that fails becomes a warning.
+void read_records(const std::vector<fs::path>& records, std::size_t begin, std::size_t end,
+                  std::vector<Package>& packages, Diagnostics& warnings) {
+    CondaRecordReader reader;
+    for (std::size_t i = begin; i < end; ++i) {
+        try {
+            packages.push_back(conda_package(reader.read(records[i])));
+        } catch (const Error& e) {
+            warnings.push_back(diagnostic_from_error(records[i], e));
+        }
+    }
+}
+
+// Reads every record. Parsing the JSON is most of `gpuenv list`'s time, so a large
+// environment is split in two halves read on two threads; the result and the order of the
+// warnings are the same as reading them one by one.
+std::vector<Package> read_conda_packages(const std::vector<fs::path>& records,
+                                         Diagnostics& warnings) {
+    constexpr std::size_t k_min_records_per_thread = 64;
+    std::vector<Package> first;
+    if (records.size() < 2 * k_min_records_per_thread) {
+        read_records(records, 0, records.size(), first, warnings);
+        return first;
+    }
+    const std::size_t half = records.size() / 2;
+    std::vector<Package> second;
+    Diagnostics second_warnings;
+    std::exception_ptr second_error;
+    std::thread worker([&] {
+        try {
+            read_records(records, half, records.size(), second, second_warnings);
+        } catch (...) {
+            second_error = std::current_exception();
+        }
+    });
+    try {
+        read_records(records, 0, half, first, warnings);
+    } catch (...) {
+        worker.join();
+        throw;
+    }
+    worker.join();
+    if (second_error)
+        std::rethrow_exception(second_error);
+    first.insert(first.end(), std::make_move_iterator(second.begin()),
+                 std::make_move_iterator(second.end()));
+    warnings.insert(warnings.end(), second_warnings.begin(), second_warnings.end());
+    return first;
+}
+
 }  // namespace
 
 const char* to_string(PackageKind kind) {
@@ -131,14 +183,7 @@ Inventory read_inventory(const Prefix& prefix) {
     // Conda records first: they say which Python distributions are theirs.
     std::vector<Package> conda;
     if (prefix.kind == PrefixKind::conda) {
-        CondaRecordReader reader;
-        for (const auto& file : list_conda_records(prefix.path)) {
-            try {
-                conda.push_back(conda_package(reader.read(file)));
-            } catch (const Error& e) {
-                inventory.warnings.push_back(diagnostic_from_error(file, e));
-            }
-        }
+        conda = read_conda_packages(list_conda_records(prefix.path), inventory.warnings);
     }
     // CEP 17: the python record may name a site-packages directory the layout scan misses.
     for (const auto& p : conda) {
