@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make bench: builds a large environment and times gpuenv against the peer tools in one run.
 set -euo pipefail
-gpuenv=$(realpath "$1")
+build=$(realpath "$1")
+gpuenv=$build/gpuenv
 here=$(dirname "$(realpath "$0")")
 work=$(mktemp -d "${TMPDIR:-/tmp}/gpuenv-bench-XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -22,3 +23,18 @@ python3 "$here/measure.py" "$runs" \
   "gpuenv list --json::$gpuenv list --json -p $work/env" \
   "pip list --path::python3 -m pip list --disable-pip-version-check --path $sp" \
   "pip list --format=json --path::python3 -m pip list --disable-pip-version-check --format=json --path $sp"
+
+echo
+echo "## Spec engine (one timed loop per line, single thread)"
+echo
+echo "Conda versions, version specs and MatchSpecs (no Python peer runs here: conda is not installable from Debian):"
+echo
+"$build/bench/gpuenv_spec_bench" > "$work/spec.txt" 2>/dev/null
+: > "$work/none.txt"
+python3 "$here/spec_table.py" "$work/spec.txt" "$work/none.txt" conda
+echo
+echo "PEP 440 versions and specifier sets against Debian's python3-packaging $(/usr/bin/python3 -c 'import packaging; print(packaging.__version__)'), same generated inputs:"
+echo
+"$build/bench/gpuenv_pep440_bench" > "$work/pep440.txt" 2>/dev/null
+/usr/bin/python3 "$here/pep440_packaging.py" > "$work/packaging.txt" 2>/dev/null
+python3 "$here/spec_table.py" "$work/pep440.txt" "$work/packaging.txt" packaging

@@ -1,6 +1,8 @@
 // End-to-end tests of `gpuenv list`: the built binary, its output, JSON and exit codes.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include <support/conda_prefix_builder.hpp>
@@ -125,6 +127,70 @@ TEST(CmdList, BadRecordIsAWarningWithPlaceAndTheRestIsListed) {
         std::string::npos)
         << r.err;
     EXPECT_NE(r.out.find("python  3.11.9"), std::string::npos);
+}
+
+TEST(CmdList, MatchSpecKeepsMatchingCondaPackages) {
+    TempDir dir;
+    const auto env = make_env(dir / "env");
+    auto r = run_gpuenv({"list", "-p", env.string(), "--match", "numpy >=1.21,<2"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("numpy   1.26.4"), std::string::npos) << r.out;
+    // Only the conda numpy: the pip one is not a conda record, python does not match.
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 4) << r.out;
+
+    r = run_gpuenv({"list", "--json", "-p", env.string(), "--match",
+                    "conda-forge::python=3.11.*=*_cpython", "--match",
+                    "conda-forge/linux-64::numpy[build=py311*]"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto j = Json::parse(r.out);
+    ASSERT_EQ(j["packages"].size(), 2U);
+    EXPECT_EQ(j["packages"][0]["name"], "numpy");
+    EXPECT_EQ(j["packages"][1]["name"], "python");
+    EXPECT_EQ(j["match"].size(), 2U);
+
+    // conda's rule: `python=3.11=build` is an exact version, so 3.11.9 does not match.
+    r = run_gpuenv({"list", "--json", "-p", env.string(), "--match", "python=3.11=*_cpython"});
+    EXPECT_EQ(Json::parse(r.out)["packages"].size(), 0U);
+    r = run_gpuenv({"list", "--json", "-p", env.string(), "--match", "pkgs/main::python"});
+    EXPECT_EQ(Json::parse(r.out)["packages"].size(), 0U);
+}
+
+TEST(CmdList, PipRequirementKeepsMatchingDistributions) {
+    TempDir dir;
+    const auto env = make_env(dir / "env");
+    auto r = run_gpuenv({"list", "--json", "-p", env.string(), "--match", "pip:NumPy>=1.20"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto j = Json::parse(r.out);
+    ASSERT_EQ(j["packages"].size(), 1U);
+    EXPECT_EQ(j["packages"][0]["version"], "2.0.0");
+    // Pre-releases of installed distributions match, as pip check treats them.
+    r = run_gpuenv({"list", "--json", "-p", env.string(), "--match", "pip:mylib>=0.1.dev0"});
+    EXPECT_EQ(Json::parse(r.out)["packages"].size(), 1U);
+    // Markers are evaluated for the environment's python (3.11), not the machine's.
+    r = run_gpuenv(
+        {"list", "--json", "-p", env.string(), "--match", "pip:mylib; python_version < '3.10'"});
+    EXPECT_EQ(Json::parse(r.out)["packages"].size(), 0U);
+    r = run_gpuenv(
+        {"list", "--json", "-p", env.string(), "--match", "pip:mylib; python_version == '3.11'"});
+    EXPECT_EQ(Json::parse(r.out)["packages"].size(), 1U);
+}
+
+TEST(CmdList, InvalidSpecExitsTwoPointingAtTheCharacter) {
+    TempDir dir;
+    const auto env = make_env(dir / "env");
+    auto r = run_gpuenv({"list", "-p", env.string(), "--match", "numpy >=1.21,<<2"});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_EQ(r.out, "");
+    EXPECT_NE(r.err.find("gpuenv: error: invalid match spec 'numpy >=1.21,<<2': column 14"),
+              std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("\n  numpy >=1.21,<<2\n               ^"), std::string::npos) << r.err;
+    r = run_gpuenv({"list", "-p", env.string(), "--match", "pip:requests>=2.31;;"});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("invalid PEP 508 requirement"), std::string::npos) << r.err;
+    // A bad spec is reported even when the environment does not exist: specs are checked first.
+    r = run_gpuenv({"list", "-p", (dir / "missing").string(), "--match", "==="});
+    EXPECT_EQ(r.exit_code, 2);
 }
 
 TEST(CmdList, MissingPrefixExitsThreeNamingIt) {

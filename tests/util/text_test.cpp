@@ -71,7 +71,8 @@ TEST(ParseError, LongInputIsShownAroundTheOffsetOnly) {
 }
 
 TEST(ParseError, ControlCharactersAreMadeVisible) {
-    EXPECT_NE(format_parse_error("spec", std::string("a\nb", 3), 1, "bad").find("'a?b'"), std::string::npos);
+    EXPECT_NE(format_parse_error("spec", std::string("a\nb", 3), 1, "bad").find("'a?b'"),
+              std::string::npos);
 }
 
 }  // namespace gpuenv::util

@@ -7,6 +7,7 @@
 #include <gpuenv/cli/output.hpp>
 #include <gpuenv/core/env/inventory.hpp>
 #include <gpuenv/core/env/inventory_json.hpp>
+#include <gpuenv/core/env/package_filter.hpp>
 #include <gpuenv/util/table.hpp>
 
 namespace gpuenv::cli {
@@ -14,6 +15,7 @@ namespace {
 
 struct ListRequest {
     core::env::EnvSelection env;
+    std::vector<std::string> match;
     bool json = false;
 };
 
@@ -75,11 +77,17 @@ std::string render_table(const core::env::Inventory& inventory) {
 }
 
 int run_list(const ListRequest& request) {
+    // Specs first: a typo exits 2 before any file is read.
+    const auto filter = core::env::PackageFilter::parse(request.match);
     const auto prefix = open_selected_env(request.env);
-    const auto inventory = core::env::read_inventory(prefix);
+    auto inventory = core::env::read_inventory(prefix);
+    core::env::apply_filter(inventory, filter);
     print_warnings(inventory.warnings);
     if (request.json) {
-        print_json(core::env::to_json(inventory));
+        auto doc = core::env::to_json(inventory);
+        if (!request.match.empty())
+            doc["match"] = request.match;
+        print_json(doc);
     } else {
         print_text(render_table(inventory));
     }
@@ -91,6 +99,15 @@ int run_list(const ListRequest& request) {
 CommandAction setup_list(CLI::App& command) {
     auto request = std::make_shared<ListRequest>();
     add_env_options(command, request->env);
+    command
+        .add_option(
+            "--match", request->match,
+            "keep packages matching SPEC (repeatable; any may match): a conda MatchSpec such as "
+            "'numpy >=1.21,<2' or 'conda-forge::pytorch=2.*', or pip:REQ, a PEP 508 "
+            "requirement such as 'pip:requests>=2.31' for Python distributions")
+        ->type_name("SPEC")
+        ->expected(1)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     command.add_flag("--json", request->json,
                      "print the schema-versioned JSON document (docs/json-schema.md)");
     return [request] { return run_list(*request); };

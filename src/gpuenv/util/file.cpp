@@ -12,22 +12,6 @@
 namespace gpuenv::util {
 namespace {
 
-// Closes a descriptor on scope exit.
-class FdGuard {
-  public:
-    explicit FdGuard(int fd) : m_fd(fd) {}
-    FdGuard(const FdGuard&) = delete;
-    FdGuard& operator=(const FdGuard&) = delete;
-    ~FdGuard() {
-        if (m_fd >= 0)
-            ::close(m_fd);
-    }
-    [[nodiscard]] int get() const { return m_fd; }
-
-  private:
-    int m_fd;
-};
-
 // Reads up to max_bytes into out; returns errno on failure, 0 on success.
 int read_fd(int fd, std::string& out, std::size_t max_bytes) {
     struct stat st {};
@@ -65,6 +49,11 @@ int read_path(const std::filesystem::path& path, std::string& out, std::size_t m
 }
 
 }  // namespace
+
+FdGuard::~FdGuard() {
+    if (m_fd >= 0)
+        ::close(m_fd);
+}
 
 bool read_file_into(const std::filesystem::path& path, std::string& out, std::string& error) {
     const int err = read_path(path, out, static_cast<std::size_t>(-1));

@@ -7,6 +7,22 @@
 
 namespace gpuenv::util {
 
+/// Owns a file descriptor and closes it on scope exit.
+class FdGuard {
+  public:
+    /// Takes ownership of fd (a negative value owns nothing).
+    explicit FdGuard(int fd) : m_fd(fd) {}
+    FdGuard(const FdGuard&) = delete;
+    FdGuard& operator=(const FdGuard&) = delete;
+    ~FdGuard();
+
+    /// Returns the descriptor.
+    [[nodiscard]] int get() const { return m_fd; }
+
+  private:
+    int m_fd;
+};
+
 /// Reads a whole file into a string; throws Error(not_found) naming the file and the reason.
 [[nodiscard]] std::string read_file(const std::filesystem::path& path);
 

@@ -11,7 +11,8 @@ constexpr std::size_t k_max_shown = 80;  // characters of the input shown around
 std::string printable(std::string_view s) {
     std::string out(s);
     for (char& c : out) {
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+            c = '?';
     }
     return out;
 }

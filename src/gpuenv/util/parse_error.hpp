@@ -18,7 +18,8 @@ namespace gpuenv::util {
                                              std::size_t offset, std::string_view reason);
 
 /// Throws gpuenv::Error(code, format_parse_error(...)).
-[[noreturn]] void throw_parse_error(std::string_view what, std::string_view text, std::size_t offset,
-                                    std::string_view reason, ExitCode code = ExitCode::usage);
+[[noreturn]] void throw_parse_error(std::string_view what, std::string_view text,
+                                    std::size_t offset, std::string_view reason,
+                                    ExitCode code = ExitCode::usage);
 
 }  // namespace gpuenv::util

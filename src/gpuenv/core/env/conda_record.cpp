@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include <gpuenv/util/error.hpp>
+#include <gpuenv/util/file.hpp>
 #include <gpuenv/util/text.hpp>
 
 namespace gpuenv::core::env {
@@ -34,22 +35,6 @@ constexpr std::int64_t k_max_seconds_timestamp = 253402300799;
 
 // -------------------------------------------------------------------------------------------
 // Reading the file into the reused padded buffer.
-
-// Closes a descriptor on scope exit.
-class FdGuard {
-  public:
-    explicit FdGuard(int fd) : m_fd(fd) {}
-    FdGuard(const FdGuard&) = delete;
-    FdGuard& operator=(const FdGuard&) = delete;
-    ~FdGuard() {
-        if (m_fd >= 0)
-            ::close(m_fd);
-    }
-    [[nodiscard]] int get() const { return m_fd; }
-
-  private:
-    int m_fd;
-};
 
 // Grows the buffer to hold at least `wanted` bytes, keeping the first `kept` bytes; the
 // buffer never shrinks, so its size is bounded by the largest record read so far.
@@ -69,7 +54,7 @@ bool reserve(simdjson::padded_string& buffer, std::size_t kept, std::size_t want
 int read_padded(const std::filesystem::path& path, simdjson::padded_string& buffer,
                 std::size_t& length) {
     length = 0;
-    const FdGuard fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    const util::FdGuard fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (fd.get() < 0)
         return errno;
     struct stat st {};
