@@ -172,13 +172,17 @@ TEST(MatchSpec, CanonicalStringReadsBack) {
         EXPECT_EQ(again.to_string(), canonical) << text;
         EXPECT_EQ(again.matches(p), spec.matches(p)) << text << " -> " << canonical;
     }
-    EXPECT_EQ(MatchSpec::parse("numpy 1.*.4").to_string(), "numpy[version=1.*.4]");
+    EXPECT_EQ(MatchSpec::parse("numpy 1.*.4").to_string(), "numpy[version='1.*.4']");
     EXPECT_EQ(MatchSpec::parse("numpy *").to_string(), "numpy");
     EXPECT_EQ(MatchSpec::parse("numpy ~=1.26.0").to_string(), "numpy~=1.26.0");
     // Found by fuzzing: forms that would read back differently.
     EXPECT_EQ(MatchSpec::parse("c::numpy==0,2=py_0").to_string(),
               "c::numpy[version='(==0,2)',build=py_0]");
     EXPECT_EQ(MatchSpec::parse("nth.tar.bz2=").to_string(), "nth.tar.bz2[]");
+    EXPECT_EQ(MatchSpec::parse("o (==1.0*)").to_string(), "o[version='(==1.0*)']");
+    EXPECT_EQ(MatchSpec::parse("chan /::numpy").to_string(), "chan::numpy");
+    EXPECT_EQ(MatchSpec::parse("chan/linux-64 /::numpy").to_string(), "chan/linux-64::numpy");
+    EXPECT_EQ(MatchSpec::parse("x(://host/a::numpy").channel(), "x(://host/a");  // not a URL
     EXPECT_EQ(MatchSpec::parse("nth.tar.bz2[]").name(), "nth.tar.bz2");
     EXPECT_EQ(MatchSpec::parse("c/linux-64/x-1.0-h0.conda.conda").to_string(),
               "c/linux-64::x==1.0=h0.conda[]");
@@ -321,6 +325,12 @@ TEST(MatchSpec, PackageUrlsAndPaths) {
     EXPECT_FALSE(MatchSpec::try_parse("https://x.org/c/linux-64/nodashes.conda", &failure));
     EXPECT_EQ(failure.reason, "package file name is not <name>-<version>-<build>");
     EXPECT_EQ(failure.offset, 25u);
+    // Found by fuzzing: conda reads a file's version as a spec; a file name holds a literal.
+    EXPECT_FALSE(MatchSpec::try_parse("https://x.org/c/linux-64/python-=c-0.conda", &failure));
+    EXPECT_EQ(failure.offset, 32u);
+    EXPECT_EQ(failure.reason, "invalid character '='");
+    EXPECT_FALSE(MatchSpec::try_parse("https://x.org/c/linux-64/python-1.*-0.conda", &failure));
+    EXPECT_EQ(failure.reason, "invalid character '*' in a package version");
 }
 
 TEST(MatchSpec, NamesFollowCep26) {

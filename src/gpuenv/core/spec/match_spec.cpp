@@ -67,6 +67,17 @@ std::string_view strip_trailing_slashes(std::string_view s) {
     return s;
 }
 
+// Drops spaces and trailing slashes around a channel; done before the subdir is split off and
+// again after, so that the canonical form reads back the same ('chan /', 'chan/linux-64 /').
+std::string_view tidy_channel(std::string_view s) {
+    for (;;) {
+        const std::string_view t = strip_trailing_slashes(util::trim(s));
+        if (t.size() == s.size())
+            return t;
+        s = t;
+    }
+}
+
 // Splits "chan/linux-64" or "https://host/chan/noarch/" into channel and known subdir.
 std::pair<std::string_view, std::string_view> split_subdir(std::string_view channel) {
     channel = strip_trailing_slashes(channel);
@@ -423,7 +434,7 @@ bool MatchSpec::Parser::package_file(std::size_t begin, std::size_t end) {
     const std::size_t fn_offset = end - fn.size();
     const auto [channel, subdir] = split_subdir(dir);
     set(MatchField::url, url, begin);
-    if (subdir.empty() || channel.empty()) {
+    if (subdir.empty() || tidy_channel(channel).empty()) {
         // Not inside a channel: conda keeps only the file name and the URL.
         const bool file_url = url.rfind("file://", 0) == 0;
         set(MatchField::fn, file_url ? percent_decode(fn) : std::string(fn), fn_offset);
@@ -437,12 +448,20 @@ bool MatchSpec::Parser::package_file(std::size_t begin, std::size_t end) {
                                    : stem.rfind('-', last - 1);
     if (middle == std::string_view::npos)
         return fail(fn_offset, "package file name is not <name>-<version>-<build>");
-    set(MatchField::channel, canonical_channel_name(channel), begin);
+    set(MatchField::channel, canonical_channel_name(tidy_channel(channel)), begin);
     set(MatchField::subdir, std::string(subdir), begin);
     set(MatchField::fn, std::string(fn), fn_offset);
     set(MatchField::build, std::string(stem.substr(last + 1)), fn_offset + last + 1);
     MappedText version;
     const std::string_view raw = stem.substr(middle + 1, last - middle - 1);
+    // conda hands the file's version to VersionSpec as it is; a file name holds a version
+    // literal (CEP 26), so anything else (an operator, a '*') is rejected rather than read as
+    // a range.
+    ParseFailure literal;
+    if (!CondaVersion::try_parse(raw, &literal))
+        return fail(fn_offset + middle + 1 + literal.offset, literal.reason);
+    if (const std::size_t star = raw.find('*'); star != std::string_view::npos)
+        return fail(fn_offset + middle + 1 + star, "invalid character '*' in a package version");
     for (std::size_t i = 0; i < raw.size(); ++i) {
         version.text += raw[i];
         version.origin.push_back(fn_offset + middle + 1 + i);
@@ -548,11 +567,9 @@ std::size_t MatchSpec::Parser::drop_legacy_parens(std::size_t begin, std::size_t
 }
 
 void MatchSpec::Parser::set_channel(std::string_view value, std::size_t offset) {
-    value = util::trim(value);
-    if (value.empty())
-        return;
-    const std::string url = path_to_url(value);
-    const auto [channel, subdir] = split_subdir(url);
+    const std::string url = path_to_url(tidy_channel(value));
+    const auto [rest, subdir] = split_subdir(url);
+    const std::string_view channel = tidy_channel(rest);
     if (!channel.empty())
         set(MatchField::channel, std::string(channel), offset);
     if (!subdir.empty())
@@ -895,24 +912,28 @@ std::string MatchSpec::to_string() const {
     const auto& build = m_values[index(MatchField::build)];
     if (m_version && !m_version->matches_all()) {
         const std::string v = m_version->normalized();
+        const bool op = is_one_of(v.front(), "=<>!~");
         const std::size_t star = v.find('*');
         const bool inner_glob = star != std::string::npos && star + 1 < v.size();
-        // Globs inside ('1.*.1') and legacy '@' versions stay in brackets: written as '==1.*.1'
-        // they would read back as a comparison (conda's own str() has that flaw).
-        if (v.find_first_of("><$^|,@") != std::string::npos || inner_glob) {
+        // The positional forms are '==X' (exact), '=X' (X.* or X*), and '!=X' or '~=X' without
+        // a build; everything else goes in brackets, where conda's str() would write globs inside
+        // ('1.*.1') or operators with a '*' ('==1.0*') positionally and so change their meaning.
+        const bool exact = v.rfind("==", 0) == 0 && star == std::string::npos;
+        const bool negated = v.rfind("!=", 0) == 0 || v.rfind("~=", 0) == 0;
+        if (v.find_first_of("><$^|,@") != std::string::npos || inner_glob ||
+            (op && !exact && !negated) || (negated && build)) {
             // Parentheses keep a leading '=' from being read as conda's '=X' shorthand.
-            brackets.push_back(quoted("version", v.front() == '=' ? "(" + v + ")" : v, "><$^|,"));
-        } else if (v.rfind("!=", 0) == 0 || v.rfind("~=", 0) == 0) {
-            if (build)
-                brackets.push_back(quoted("version", v, "!~"));
-            else
-                out += v;
-        } else if (ends_with(v, ".*")) {
+            const std::string value = v.front() == '=' ? "(" + v + ")" : v;
+            const char* q = value.find('\'') != std::string::npos ? "\"" : "'";
+            brackets.push_back(std::string("version=") + q + value + q);
+        } else if (negated) {
+            out += v;
+        } else if (!op && ends_with(v, ".*")) {
             out += "=" + v.substr(0, v.size() - 2);
-        } else if (!v.empty() && v.back() == '*') {
+        } else if (!op && v.back() == '*') {
             out += "=" + v.substr(0, v.size() - 1);
         } else {
-            out += v.rfind("==", 0) == 0 ? v : "==" + v;
+            out += exact ? v : "==" + v;
             version_exact = true;
         }
     }
