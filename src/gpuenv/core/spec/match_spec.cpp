@@ -106,7 +106,8 @@ std::string canonical_channel_name(std::string_view channel) {
             const std::size_t end = path.find('/', 2);
             path = end == std::string_view::npos ? std::string_view() : path.substr(end + 1);
         }
-        if (!path.empty())
+        // A name that would itself read as a URL is no name ('.../x://...').
+        if (!path.empty() && !is_url(path))
             return std::string(path);
     }
     if (host == "repo.anaconda.com" && path.substr(0, 5) == "pkgs/")
@@ -544,6 +545,8 @@ std::size_t MatchSpec::Parser::drop_legacy_parens(std::size_t begin, std::size_t
     if (open == std::string_view::npos || open < begin)
         return end;
     const std::string_view inside = m_text.substr(open + 1, end - open - 2);
+    if (inside.find_first_not_of(", ") == std::string_view::npos)
+        return end;  // '()' is not the legacy form, and would be dropped again on every read
     std::size_t i = 0;
     while (i < inside.size()) {
         while (i < inside.size() && (inside[i] == ',' || inside[i] == ' '))
@@ -938,7 +941,7 @@ std::string MatchSpec::to_string() const {
         }
     }
     if (build) {
-        const bool plain = build->find_first_of("*><$^|, =[]'\"#@:") == std::string::npos;
+        const bool plain = build->find_first_of("*><$^|, =[]()'\"#@:") == std::string::npos;
         if (version_exact && plain)
             out += "=" + *build;
         else
