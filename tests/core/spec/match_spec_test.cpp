@@ -181,6 +181,10 @@ TEST(MatchSpec, CanonicalStringReadsBack) {
     EXPECT_EQ(MatchSpec::parse("nth.tar.bz2=").to_string(), "nth.tar.bz2[]");
     EXPECT_EQ(MatchSpec::parse("o (==1.0*)").to_string(), "o[version='(==1.0*)']");
     EXPECT_EQ(MatchSpec::parse("chan /::numpy").to_string(), "chan::numpy");
+    EXPECT_EQ(MatchSpec::parse("chan::numpy[subdir=custom]").to_string(),
+              "chan::numpy[subdir=custom]");
+    EXPECT_EQ(MatchSpec::parse("numpy[channel='a[b']").to_string(), "numpy[channel='a[b']");
+    EXPECT_EQ(MatchSpec::parse("h://host/linux-64/x-1.0-0.conda").channel(), "h://host");
     EXPECT_EQ(MatchSpec::parse("chan/linux-64 /::numpy").to_string(), "chan/linux-64::numpy");
     EXPECT_EQ(MatchSpec::parse("x(://host/a::numpy").channel(), "x(://host/a");  // not a URL
     EXPECT_EQ(MatchSpec::parse("nth.tar.bz2[]").name(), "nth.tar.bz2");
@@ -210,6 +214,10 @@ TEST(MatchSpec, ChannelSubdirAndNamespace) {
     EXPECT_EQ(g.subdir(), "linux-64");
     const MatchSpec h = MatchSpec::parse("conda-forge/linux-64::numpy[subdir=noarch]");
     EXPECT_EQ(h.subdir(), "noarch");
+    ParseFailure failure;  // CEP 26: a channel ending in a subdir name is undefined
+    EXPECT_FALSE(MatchSpec::try_parse("chan/linux-64/linux-64::numpy", &failure));
+    EXPECT_EQ(failure.reason,
+              "ambiguous channel 'chan/linux-64': its last component is a subdir name");
 }
 
 TEST(MatchSpec, ChannelMatchesCanonicalNameOrUrl) {

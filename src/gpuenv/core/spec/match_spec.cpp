@@ -117,6 +117,8 @@ std::string canonical_channel_name(std::string_view channel) {
 
 // Turns an absolute local path into a file:// URL, as conda does for channels and packages.
 std::string path_to_url(std::string_view s) {
+    if (is_url(s))
+        return std::string(s);  // 'c://x' is a URL, not a Windows drive
     if (!s.empty() && s.front() == '/')
         return "file://" + std::string(s);
     if (s.size() >= 3 && is_alnum(s[0]) && s[1] == ':' && (s[2] == '\\' || s[2] == '/')) {
@@ -314,7 +316,7 @@ class MatchSpec::Parser {
     bool package_file(std::size_t begin, std::size_t end);
     bool brackets(std::size_t open, std::size_t end);
     std::size_t drop_legacy_parens(std::size_t begin, std::size_t end) const;
-    void set_channel(std::string_view value, std::size_t offset);
+    bool set_channel(std::string_view value, std::size_t offset);
     bool version_and_build(std::size_t begin, std::size_t end);
     bool set_name(std::string_view name, std::size_t offset);
     bool apply(const Bracket& bracket);
@@ -395,7 +397,8 @@ bool MatchSpec::Parser::run() {
         if (c1 > b) {
             const std::size_t c2 = positional.rfind(':', c1 - 1);
             if (c2 != std::string_view::npos && c2 >= b)
-                set_channel(positional.substr(b, c2 - b), b);
+                if (!set_channel(positional.substr(b, c2 - b), b))
+                    return false;
         }
     }
     // 7. The name runs up to the first space or operator character.
@@ -435,6 +438,9 @@ bool MatchSpec::Parser::package_file(std::size_t begin, std::size_t end) {
     const std::size_t fn_offset = end - fn.size();
     const auto [channel, subdir] = split_subdir(dir);
     set(MatchField::url, url, begin);
+    if (!split_subdir(tidy_channel(channel)).second.empty())
+        return fail(begin, "ambiguous channel '" + std::string(tidy_channel(channel)) +
+                               "': its last component is a subdir name");
     if (subdir.empty() || tidy_channel(channel).empty()) {
         // Not inside a channel: conda keeps only the file name and the URL.
         const bool file_url = url.rfind("file://", 0) == 0;
@@ -569,14 +575,20 @@ std::size_t MatchSpec::Parser::drop_legacy_parens(std::size_t begin, std::size_t
     return out;
 }
 
-void MatchSpec::Parser::set_channel(std::string_view value, std::size_t offset) {
+bool MatchSpec::Parser::set_channel(std::string_view value, std::size_t offset) {
     const std::string url = path_to_url(tidy_channel(value));
     const auto [rest, subdir] = split_subdir(url);
     const std::string_view channel = tidy_channel(rest);
+    // CEP 26 leaves a channel whose last component is a subdir name undefined; it could not be
+    // written back unambiguously either.
+    if (!split_subdir(channel).second.empty())
+        return fail(offset, "ambiguous channel '" + std::string(channel) +
+                                "': its last component is a subdir name");
     if (!channel.empty())
         set(MatchField::channel, std::string(channel), offset);
     if (!subdir.empty())
         set(MatchField::subdir, std::string(subdir), offset);
+    return true;
 }
 
 // Splits 'version build' or 'version=build' as conda's _VERSION_BUILD_RE does: the build is
@@ -655,8 +667,7 @@ bool MatchSpec::Parser::apply(const Bracket& bracket) {
         case MatchField::name:
             return true;  // conda ignores a bracketed name
         case MatchField::channel:
-            set_channel(bracket.value, bracket.offset);
-            return true;
+            return set_channel(bracket.value, bracket.offset);
         case MatchField::version: {
             MappedText mapped = without_spaces(bracket.value, bracket.offset);
             sanitize_version(mapped, false);
@@ -898,14 +909,16 @@ std::string MatchSpec::to_string() const {
         return std::string(key) + "=" + (quote ? q : "") + std::string(value) + (quote ? q : "");
     };
     const auto& channel = m_values[index(MatchField::channel)];
-    const bool channel_exact = channel && channel->find('*') == std::string::npos &&
+    // The channel goes before '::' when it is one channel that reads back the same there; a
+    // subdir follows it with '/' only when conda would split it off again.
+    const bool channel_exact = channel && channel->find_first_of("*[]") == std::string::npos &&
                                !(channel->front() == '^' && channel->back() == '$');
     if (channel_exact)
         out += is_url(*channel) ? canonical_channel_name(*channel) : *channel;
     else if (channel && *channel != "*")
         brackets.push_back(quoted("channel", *channel, ", ="));
     if (const auto& subdir = m_values[index(MatchField::subdir)]) {
-        if (channel_exact)
+        if (channel_exact && is_known_subdir(*subdir))
             out += "/" + *subdir;
         else
             brackets.push_back(quoted("subdir", *subdir, ", ="));
