@@ -2,8 +2,10 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <array>
 #include <fstream>
+#include <optional>
 #include <stdexcept>
 #include <utility>
 
@@ -74,6 +76,10 @@ std::string conda_noarch_source_path(const std::string& file) {
     return file;
 }
 
+// conda-build's padded placeholder (255 characters in real records; shorter here).
+constexpr std::string_view k_placeholder =
+    "/home/builder/conda-bld/demo_1700000000/_h_env_placehold";
+
 json path_entry(CondaWriter writer, const CondaPackageSpec& spec, const std::string& file,
                 const std::string& content) {
     const bool noarch_python = spec.noarch == "python";
@@ -81,21 +87,73 @@ json path_entry(CondaWriter writer, const CondaPackageSpec& spec, const std::str
         // conda compiles these after linking and records no hashes for them.
         return {{"_path", file}, {"path_type", "pyc_file"}};
     }
+    const auto shipped = spec.shipped.find(file);
+    const std::string& as_shipped = shipped != spec.shipped.end() ? shipped->second : content;
+    const std::string shipped_sha = sha256_hex(as_shipped);
     json entry = {{"_path", file},
                   {"path_type", "hardlink"},
-                  {"sha256", sha256_hex(content)},
-                  {"size_in_bytes", content.size()}};
+                  {"sha256", shipped_sha},
+                  {"size_in_bytes", as_shipped.size()}};
+    const std::string in_prefix = sha256_hex(content);
+    const bool patched = shipped != spec.shipped.end();
     switch (writer) {
         case CondaWriter::conda:
             if (noarch_python)
                 entry["_path"] = conda_noarch_source_path(file);
-            entry["sha256_in_prefix"] = entry["sha256"];
+            entry["sha256_in_prefix"] = in_prefix;
+            if (patched) {
+                entry["prefix_placeholder"] = k_placeholder;
+                entry["file_mode"] = "text";
+            }
             break;
         case CondaWriter::micromamba:
-            entry["sha256_in_prefix"] = entry["sha256"];
+            // micromamba always writes sha256_in_prefix and never the placeholder.
+            entry["sha256_in_prefix"] = in_prefix;
             break;
         case CondaWriter::rattler:
-            // rattler writes sha256_in_prefix only when it differs, and nothing here is patched.
+            // rattler writes sha256_in_prefix only when it differs.
+            if (in_prefix != shipped_sha)
+                entry["sha256_in_prefix"] = in_prefix;
+            if (patched) {
+                entry["prefix_placeholder"] = k_placeholder;
+                entry["file_mode"] = "text";
+            }
+            break;
+    }
+    return entry;
+}
+
+// Returns the content a symlink of the package points at, or nullopt when it dangles.
+std::optional<std::string> link_target_content(const fs::path& prefix, const CondaPackageSpec& spec,
+                                               const std::string& link, const std::string& text) {
+    const fs::path target = (fs::path(link).parent_path() / text).lexically_normal();
+    const std::string relative = target.generic_string();
+    if (std::find(spec.files.begin(), spec.files.end(), relative) != spec.files.end())
+        return content_of(prefix, spec, relative);
+    if (fs::is_regular_file(prefix / target))
+        return util::read_file(prefix / target);
+    return std::nullopt;
+}
+
+// Records a softlink: conda writes the target content's sha256 and size only; micromamba also
+// sha256_in_prefix of the content (of no bytes when dangling); rattler sha256_in_prefix of the
+// link text.
+json softlink_entry(CondaWriter writer, const fs::path& prefix, const CondaPackageSpec& spec,
+                    const std::string& link, const std::string& text) {
+    json entry = {{"_path", link}, {"path_type", "softlink"}};
+    const auto content = link_target_content(prefix, spec, link, text);
+    if (content) {
+        entry["sha256"] = sha256_hex(*content);
+        entry["size_in_bytes"] = content->size();
+    }
+    switch (writer) {
+        case CondaWriter::conda:
+            break;
+        case CondaWriter::micromamba:
+            entry["sha256_in_prefix"] = sha256_hex(content ? *content : std::string());
+            break;
+        case CondaWriter::rattler:
+            entry["sha256_in_prefix"] = sha256_hex(text);
             break;
     }
     return entry;
@@ -144,11 +202,24 @@ json CondaPrefixBuilder::record_json(const CondaPackageSpec& spec) const {
     const std::string fn = dist_name(spec) + ".conda";
     const fs::path cache = m_prefix.parent_path() / "pkgs" / dist_name(spec);
     json paths = json::array();
+    std::vector<std::string> files = spec.files;
     std::size_t size = 0;
     for (const auto& file : spec.files) {
         const std::string content = content_of(m_prefix, spec, file);
         size += content.size();
         paths.push_back(path_entry(m_writer, spec, file, content));
+    }
+    for (const auto& [link, text] : spec.symlinks) {
+        paths.push_back(softlink_entry(m_writer, m_prefix, spec, link, text));
+        files.push_back(link);
+    }
+    for (const auto& entry_point : spec.entry_points) {
+        paths.push_back({{"_path", entry_point}, {"path_type", "unix_python_entry_point"}});
+        files.push_back(entry_point);
+    }
+    for (const auto& directory : spec.directories) {
+        paths.push_back({{"_path", directory}, {"path_type", "directory"}});
+        files.push_back(directory);
     }
     json record = {
         {"name", spec.name},
@@ -165,7 +236,7 @@ json CondaPrefixBuilder::record_json(const CondaPackageSpec& spec) const {
         {"license", "BSD-3-Clause"},
         {"depends", spec.depends},
         {"constrains", spec.constrains},
-        {"files", spec.files},
+        {"files", files},
         {"paths_data", {{"paths", std::move(paths)}, {"paths_version", 1}}},
         {"link", {{"source", cache.string()}, {"type", 1}}},
         {"extracted_package_dir", cache.string()},
@@ -191,6 +262,21 @@ std::filesystem::path CondaPrefixBuilder::add_package(const CondaPackageSpec& sp
                 write_file(m_prefix / file, content_of(m_prefix, spec, file));
             }
         }
+        for (const auto& [link, text] : spec.symlinks) {
+            const fs::path path = m_prefix / link;
+            if (fs::exists(fs::symlink_status(path)))
+                continue;
+            fs::create_directories(path.parent_path());
+            fs::create_symlink(text, path);
+        }
+        for (const auto& entry_point : spec.entry_points) {
+            if (!fs::exists(fs::symlink_status(m_prefix / entry_point))) {
+                write_file(m_prefix / entry_point, "#!" + (m_prefix / "bin/python").string() +
+                                                       "\n# entry point of " + spec.name + "\n");
+            }
+        }
+        for (const auto& directory : spec.directories)
+            fs::create_directories(m_prefix / directory);
     }
     const fs::path record_path = m_prefix / "conda-meta" / (dist_name(spec) + ".json");
     write_file(record_path, record_json(spec).dump(2));

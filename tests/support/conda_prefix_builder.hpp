@@ -33,6 +33,16 @@ struct CondaPackageSpec {
     /// Content for some of `files`; others get a placeholder line. Files that already exist
     /// (written by another builder) are left as they are and hashed as found.
     std::map<std::string, std::string> contents{};
+    /// Files that were prefix-replaced at install: path -> content as shipped in the package.
+    /// The record's sha256 and size_in_bytes describe this; what is installed (from `contents`
+    /// or the default line) gives sha256_in_prefix, in each writer's style.
+    std::map<std::string, std::string> shipped{};
+    /// Symlinks owned by the package: prefix-relative path -> link text (as readlink gives it).
+    std::map<std::string, std::string> symlinks{};
+    /// Generated entry points (path_type unix_python_entry_point): prefix-relative paths.
+    std::vector<std::string> entry_points{};
+    /// Directories recorded with path_type directory: prefix-relative paths.
+    std::vector<std::string> directories{};
     CreateFiles create_files = CreateFiles::yes;
     bool requested = false;                   ///< the user asked for it by name (requested_spec(s))
     std::string python_site_packages_path{};  ///< set on the python package (CEP 17)
@@ -45,7 +55,8 @@ struct CondaPackageSpec {
 [[nodiscard]] std::string sha256_hex(std::string_view data);
 
 /// Writes a conda prefix (conda-meta/history and one record per package, plus the packages'
-/// files) the way conda, micromamba or rattler would leave it.
+/// files, symlinks, entry points and directories) the way conda, micromamba or rattler would
+/// leave it, with the hashes each writes (reference/conda.md 1.3).
 class CondaPrefixBuilder {
   public:
     /// Creates prefix/conda-meta/history (empty), making the directory an environment.

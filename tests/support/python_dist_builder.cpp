@@ -43,6 +43,10 @@ std::vector<FileEntry> dist_info_entries(const PythonDistSpec& spec) {
     for (const std::string& file : spec.files) {
         entries.push_back({file, package_file_content(spec, file)});
     }
+    for (const std::string& script : spec.scripts) {
+        entries.push_back(
+            {"../../../bin/" + script, "#!/usr/bin/python3\n# console script " + script + "\n"});
+    }
     entries.push_back({dir + "METADATA", core_metadata(spec)});
     entries.push_back({dir + "WHEEL",
                        "Wheel-Version: 1.0\nGenerator: gpuenv-test\nRoot-Is-Purelib: true\n"
@@ -58,12 +62,25 @@ std::vector<FileEntry> dist_info_entries(const PythonDistSpec& spec) {
     return entries;
 }
 
-std::string record_text(const std::vector<FileEntry>& entries, const std::string& record_path) {
+// Returns where CPython 3.11 caches the bytecode of a .py file ("" for other files).
+std::string pyc_of(const std::string& file) {
+    if (!file.ends_with(".py"))
+        return {};
+    const auto slash = file.rfind('/');
+    const std::string dir = slash == std::string::npos ? "" : file.substr(0, slash + 1);
+    const std::string stem = file.substr(dir.size(), file.size() - dir.size() - 3);
+    return dir + "__pycache__/" + stem + ".cpython-311.pyc";
+}
+
+std::string record_text(const std::vector<FileEntry>& entries, const std::string& record_path,
+                        bool listed_pyc) {
     std::vector<std::string> rows;
     rows.reserve(entries.size() + 1);
     for (const FileEntry& entry : entries) {
         rows.push_back(csv_field(entry.path) + "," + record_hash(entry.content) + "," +
                        std::to_string(entry.content.size()));
+        if (const std::string pyc = pyc_of(entry.path); listed_pyc && !pyc.empty())
+            rows.push_back(csv_field(pyc) + ",,");
     }
     rows.push_back(csv_field(record_path) + ",,");
     std::sort(rows.begin(), rows.end());
@@ -142,7 +159,7 @@ fs::path write_dist_info(const fs::path& site_packages, const PythonDistSpec& sp
     for (const FileEntry& entry : entries)
         write_file(site_packages / entry.path, entry.content);
     const std::string record_path = dist_info_name(spec) + "/RECORD";
-    write_file(site_packages / record_path, record_text(entries, record_path));
+    write_file(site_packages / record_path, record_text(entries, record_path, spec.listed_pyc));
     return site_packages / dist_info_name(spec);
 }
 

@@ -17,6 +17,12 @@ struct PythonDistSpec {
     std::optional<std::string> direct_url_json{};  ///< direct_url.json, verbatim (dist-info only)
     std::vector<std::string> files{};              ///< package files under site-packages, in RECORD
     std::string metadata_extra{};  ///< extra header lines after Version, ending in "\n"
+    /// Console scripts written to site-packages/../../../bin/<name> (prefix/bin for a
+    /// lib/pythonX.Y/site-packages), listed in RECORD as pip does: "../../../bin/<name>".
+    std::vector<std::string> scripts{};
+    /// Lists "<dir>/__pycache__/<stem>.cpython-311.pyc,," in RECORD for each .py file without
+    /// writing it, as if Python never compiled it (or it was cleaned away).
+    bool listed_pyc = false;
 };
 
 /// Escapes a distribution name as wheel file names do (PEP 427): runs of "-_." become "_".

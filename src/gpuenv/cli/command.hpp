@@ -27,5 +27,15 @@ struct CommandSpec {
 CommandAction setup_list(CLI::App& command);
 /// Declares `gpuenv envs`.
 CommandAction setup_envs(CLI::App& command);
+/// Declares `gpuenv lock`.
+CommandAction setup_lock(CLI::App& command);
+/// Declares `gpuenv export`.
+CommandAction setup_export(CLI::App& command);
+/// Declares `gpuenv fingerprint`.
+CommandAction setup_fingerprint(CLI::App& command);
+/// Declares `gpuenv diff`.
+CommandAction setup_diff(CLI::App& command);
+/// Declares `gpuenv verify`.
+CommandAction setup_verify(CLI::App& command);
 
 }  // namespace gpuenv::cli

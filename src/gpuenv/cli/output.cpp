@@ -4,6 +4,8 @@
 
 #include <fmt/core.h>
 
+#include <gpuenv/util/atomic_write.hpp>
+
 namespace gpuenv::cli {
 
 void print_warnings(const gpuenv::Diagnostics& warnings) {
@@ -19,6 +21,18 @@ void print_json(const nlohmann::ordered_json& document) {
 
 void print_text(std::string_view text) {
     std::fwrite(text.data(), 1, text.size(), stdout);
+}
+
+}  // namespace gpuenv::cli
+
+namespace gpuenv::cli {
+
+void write_result(const std::string& target, std::string_view text) {
+    if (target == "-") {
+        print_text(text);
+        return;
+    }
+    util::write_file_atomic(target, text);
 }
 
 }  // namespace gpuenv::cli
