@@ -3,6 +3,8 @@
 namespace gpuenv {
 
 std::string Diagnostic::to_string() const {
+    if (path.empty())
+        return message;  // about the operation, not a file (a format that cannot hold X)
     std::string out = path;
     if (line > 0) {
         out += ':' + std::to_string(line);

@@ -12,7 +12,8 @@ struct Diagnostic {
     int column = 0;    ///< 1-based column, 0 when it does not apply
     std::string message;
 
-    /// Formats as "path:line:column: message", leaving out parts that do not apply.
+    /// Formats as "path:line:column: message", leaving out parts that do not apply
+    /// (just the message when there is no path).
     [[nodiscard]] std::string to_string() const;
 };
 
