@@ -1,5 +1,7 @@
 #include <gpuenv/core/env/conda_record.hpp>
 
+#include <gpuenv/core/env/record_json.hpp>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -29,6 +31,11 @@ namespace {
 
 namespace od = simdjson::ondemand;
 using simdjson::error_code;
+using record_json::check_null;
+using record_json::error_prefix;
+using record_json::is_json_number;
+using record_json::throw_syntax_error;
+using record_json::type_name;
 
 // conda's TimestampField treats anything up to 9999-12-31T23:59:59Z as seconds.
 constexpr std::int64_t k_max_seconds_timestamp = 253402300799;
@@ -136,38 +143,6 @@ void add_anchor(std::string_view anchor, std::vector<std::string>& anchors) {
 // only when it is converted, so the readers check the scalars they do not use; values of
 // other fields (paths_data, link, ...) are skipped with only their structure checked.
 
-// Returns whether text is a number by JSON's grammar (simdjson cannot convert, and so cannot
-// check, one past double's range).
-bool is_json_number(std::string_view text) {
-    std::size_t i = 0;
-    const auto digits = [&] {
-        const std::size_t start = i;
-        while (i < text.size() && text[i] >= '0' && text[i] <= '9')
-            ++i;
-        return i > start;
-    };
-    if (i < text.size() && text[i] == '-')
-        ++i;
-    if (i < text.size() && text[i] == '0') {
-        ++i;
-    } else if (!digits()) {
-        return false;
-    }
-    if (i < text.size() && text[i] == '.') {
-        ++i;
-        if (!digits())
-            return false;
-    }
-    if (i < text.size() && (text[i] == 'e' || text[i] == 'E')) {
-        ++i;
-        if (i < text.size() && (text[i] == '+' || text[i] == '-'))
-            ++i;
-        if (!digits())
-            return false;
-    }
-    return i == text.size();
-}
-
 // Checks a value that goes unused; arrays and objects are left to the iterator's skip.
 error_code check_unused(od::value value, od::json_type type) {
     switch (type) {
@@ -175,12 +150,8 @@ error_code check_unused(od::value value, od::json_type type) {
             bool flag = false;
             return value.get_bool().get(flag);
         }
-        case od::json_type::null: {
-            bool null = false;
-            if (auto err = value.is_null().get(null))
-                return err;
-            return null ? simdjson::SUCCESS : simdjson::N_ATOM_ERROR;
-        }
+        case od::json_type::null:
+            return check_null(value);
         case od::json_type::number:
             return is_json_number(util::trim(value.raw_json_token())) ? simdjson::SUCCESS
                                                                       : simdjson::NUMBER_ERROR;
@@ -486,58 +457,6 @@ void resolve(Pending& pending, CondaRecord& record) {
     record.python_anchors.erase(
         std::unique(record.python_anchors.begin(), record.python_anchors.end()),
         record.python_anchors.end());
-}
-
-std::string_view type_name(od::json_type type) {
-    switch (type) {
-        case od::json_type::array:
-            return "an array";
-        case od::json_type::object:
-            return "an object";
-        case od::json_type::number:
-            return "a number";
-        case od::json_type::string:
-            return "a string";
-        case od::json_type::boolean:
-            return "a boolean";
-        case od::json_type::null:
-            return "null";
-    }
-    return "a value";
-}
-
-std::string error_prefix(const std::filesystem::path& path) {
-    return "cannot read conda record " + path.string() + ": ";
-}
-
-// simdjson does not say where the text goes wrong, so the error path parses it again with
-// nlohmann::json, which does; the fast path never pays for this.
-[[noreturn]] void throw_syntax_error(const std::filesystem::path& path, std::string_view text,
-                                     error_code code) {
-    try {
-        [[maybe_unused]] const auto ignored = nlohmann::json::parse(text.begin(), text.end());
-    } catch (const nlohmann::json::parse_error& e) {
-        // e.byte counts the characters read, so the offending one is at e.byte - 1.
-        const auto where = util::line_column(text, e.byte > 0 ? e.byte - 1 : 0);
-        std::string_view reason = e.what();
-        if (const auto column = reason.find(", column "); column != std::string_view::npos) {
-            if (const auto colon = reason.find(": ", column); colon != std::string_view::npos) {
-                reason.remove_prefix(colon + 2);
-            }
-        }
-        throw Error(ExitCode::not_found, error_prefix(path) + "line " + std::to_string(where.line) +
-                                             ", column " + std::to_string(where.column) + ": " +
-                                             std::string(reason));
-    } catch (const nlohmann::json::exception&) {
-        // Not a syntax error (a number past double's range, say): simdjson's word stands.
-    }
-    std::string reason = simdjson::error_message(code);
-    // Match gpuenv's messages: lowercase, no trailing period.
-    if (!reason.empty())
-        reason[0] = static_cast<char>(std::tolower(reason[0]));
-    if (!reason.empty() && reason.back() == '.')
-        reason.pop_back();
-    throw Error(ExitCode::not_found, error_prefix(path) + reason);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include <gpuenv/core/env/dist_requires.hpp>
 #include <gpuenv/core/lock/fingerprint.hpp>
+#include <gpuenv/core/lock/format_parts.hpp>
 #include <gpuenv/core/spec/package_name.hpp>
 #include <gpuenv/util/file.hpp>
 #include <gpuenv/util/sha256.hpp>
@@ -50,23 +51,6 @@ std::string environment_platform(const env::Inventory& inventory) {
 }
 
 namespace {
-
-// Returns the channels by how many records came from each, most used first.
-std::vector<std::string> channels_by_use(const std::vector<LockedPackage>& packages) {
-    std::map<std::string, int> counts;
-    for (const auto& p : packages) {
-        if (p.manager == Manager::conda && !p.channel.empty())
-            ++counts[p.channel];
-    }
-    std::vector<std::pair<std::string, int>> ordered(counts.begin(), counts.end());
-    std::stable_sort(ordered.begin(), ordered.end(),
-                     [](const auto& a, const auto& b) { return a.second > b.second; });
-    std::vector<std::string> channels;
-    channels.reserve(ordered.size());
-    for (auto& [name, count] : ordered)
-        channels.push_back(std::move(name));
-    return channels;
-}
 
 // Returns the SHA-256 of a dist-info's RECORD, "" for other forms or when it is absent.
 std::string record_hash(const env::PythonDist& dist, Diagnostics& warnings) {
@@ -158,7 +142,7 @@ LockedEnv lock_from_inventory(const env::Inventory& inventory, HashRecords hash_
     for (const auto& p : inventory.packages)
         env.packages.push_back(from_package(p, hash_records, env.warnings));
     sort_packages(env.packages);
-    env.channels = channels_by_use(env.packages);
+    env.channels = detail::channels_by_use(env.packages);
     auto vars = env::read_env_vars(inventory.prefix.path);
     env.env_vars = std::move(vars.vars);
     env.warnings.insert(env.warnings.end(), vars.warnings.begin(), vars.warnings.end());
