@@ -88,6 +88,9 @@ int run_verify(const VerifyCliRequest& request) {
     if (!request.lock.empty())
         core_request.lock = core::lock::read_lock(request.lock);
     const auto prefix = open_selected_env(request.env);
+    // The conda records' files are looked at while the inventory is read.
+    core::verify::EarlyFileCheck early_files(prefix, core_request.files);
+    core_request.early_files = &early_files;
     const auto inventory = core::env::read_inventory(prefix);
     if (!request.spec.empty()) {
         core_request.spec = core::spec::read_environment_yml(

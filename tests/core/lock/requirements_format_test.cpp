@@ -89,9 +89,9 @@ TEST(RequirementsLock, PinsEveryPythonDistributionSortedByName) {
                   "\n"
                   "torch==2.3.0\n");
     EXPECT_EQ(test::messages(rendered.warnings),
-              ": editable installs cannot be pinned and are written as comments: mylib "
+              "editable installs cannot be pinned and are written as comments: mylib "
               "0.1.dev0\n"
-              ": conda-owned distributions shadowed by a pip install are left out: numpy 1.26.4 "
+              "conda-owned distributions shadowed by a pip install are left out: numpy 1.26.4 "
               "(conda package numpy, under numpy 2.0.0)\n");
 }
 
@@ -219,7 +219,7 @@ TEST(RequirementsLock, VariablesAreNamedInAWarning) {
     env.env_vars["CUDA_HOME"] = "/usr/local/cuda";
     const auto rendered = render_lock(env, LockFormat::requirements);
     EXPECT_EQ(test::messages(rendered.warnings),
-              ": the requirements format cannot hold environment variables; left out: "
+              "the requirements format cannot hold environment variables; left out: "
               "CUDA_HOME\n");
 }
 

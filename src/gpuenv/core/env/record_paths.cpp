@@ -1,5 +1,7 @@
 #include <gpuenv/core/env/record_paths.hpp>
 
+#include <gpuenv/core/env/record_json.hpp>
+
 #include <array>
 #include <cctype>
 #include <cstdint>
@@ -18,94 +20,12 @@ namespace {
 
 namespace od = simdjson::ondemand;
 using simdjson::error_code;
+using record_json::check_null;
+using record_json::error_prefix;
+using record_json::is_json_number;
+using record_json::throw_syntax_error;
+using record_json::type_name;
 
-std::string error_prefix(const std::filesystem::path& path) {
-    return "cannot read conda record " + path.string() + ": ";
-}
-
-std::string_view type_name(od::json_type type) {
-    switch (type) {
-        case od::json_type::array:
-            return "an array";
-        case od::json_type::object:
-            return "an object";
-        case od::json_type::number:
-            return "a number";
-        case od::json_type::string:
-            return "a string";
-        case od::json_type::boolean:
-            return "a boolean";
-        case od::json_type::null:
-            return "null";
-    }
-    return "a value";
-}
-
-// Returns whether text is a number by JSON's grammar.
-bool is_json_number(std::string_view text) {
-    std::size_t i = 0;
-    const auto digits = [&] {
-        const std::size_t start = i;
-        while (i < text.size() && text[i] >= '0' && text[i] <= '9')
-            ++i;
-        return i > start;
-    };
-    if (i < text.size() && text[i] == '-')
-        ++i;
-    if (i < text.size() && text[i] == '0') {
-        ++i;
-    } else if (!digits()) {
-        return false;
-    }
-    if (i < text.size() && text[i] == '.') {
-        ++i;
-        if (!digits())
-            return false;
-    }
-    if (i < text.size() && (text[i] == 'e' || text[i] == 'E')) {
-        ++i;
-        if (i < text.size() && (text[i] == '+' || text[i] == '-'))
-            ++i;
-        if (!digits())
-            return false;
-    }
-    return i == text.size();
-}
-
-// Checks that a value typed null really is the literal null.
-error_code check_null(od::value value) {
-    bool null = false;
-    if (auto err = value.is_null().get(null))
-        return err;
-    return null ? simdjson::SUCCESS : simdjson::N_ATOM_ERROR;
-}
-
-// simdjson does not say where the text goes wrong, so the error path parses it again with
-// nlohmann::json, which does (as conda_record.cpp does); the fast path never pays for this.
-[[noreturn]] void throw_syntax_error(const std::filesystem::path& path, std::string_view text,
-                                     error_code code) {
-    try {
-        [[maybe_unused]] const auto ignored = nlohmann::json::parse(text.begin(), text.end());
-    } catch (const nlohmann::json::parse_error& e) {
-        const auto where = util::line_column(text, e.byte > 0 ? e.byte - 1 : 0);
-        std::string_view reason = e.what();
-        if (const auto column = reason.find(", column "); column != std::string_view::npos) {
-            if (const auto colon = reason.find(": ", column); colon != std::string_view::npos)
-                reason.remove_prefix(colon + 2);
-        }
-        throw Error(ExitCode::not_found, error_prefix(path) + "line " + std::to_string(where.line) +
-                                             ", column " + std::to_string(where.column) + ": " +
-                                             std::string(reason));
-    } catch (const nlohmann::json::exception&) {
-        // Not a syntax error nlohmann sees (a number past double's range): simdjson's word stands.
-    }
-    std::string reason = simdjson::error_message(code);
-    if (!reason.empty())
-        reason[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(reason[0])));
-    if (!reason.empty() && reason.back() == '.')
-        reason.pop_back();
-    throw Error(ExitCode::not_found, error_prefix(path) + reason);
-}
 
 // Names a field in messages; built only when a message is, since records hold tens of
 // thousands of fields.
@@ -128,14 +48,27 @@ struct FieldName {
     }
 };
 
-// Walks one parsed record. Syntax errors come back as simdjson error codes (the caller turns
+void assign(std::string& out, std::string_view text) {
+    out.assign(text);
+}
+
+void assign(std::string_view& out, std::string_view text) {
+    out = text;
+}
+
+// Walks one parsed record into a RecordPaths (owning) or a RecordPathsView (viewing the
+// parser's buffers). Syntax errors come back as simdjson error codes (the caller turns
 // them into a located message); values of the wrong type throw at once, located by the
 // value's position in the text.
+template <typename Record>
 class Reader {
   public:
+    using Entry = typename decltype(Record::paths)::value_type;
+    using Text = decltype(Record::name);
+
     Reader(std::string_view text, const std::filesystem::path& file) : m_text(text), m_file(file) {}
 
-    error_code record(od::document& doc, RecordPaths& out);
+    error_code record(od::document& doc, Record& out);
 
   private:
     std::string_view m_text;
@@ -145,16 +78,18 @@ class Reader {
     [[noreturn]] void wrong_type(od::value& value, const FieldName& name, std::string_view wanted,
                                  od::json_type found) const;
 
-    error_code string_field(od::value value, const FieldName& name, std::string& out,
+    template <typename Out>
+    error_code string_field(od::value value, const FieldName& name, Out& out,
                             bool numbers_too = false);
-    error_code files(od::value value, std::vector<std::string>& out);
-    error_code paths_data(od::value value, RecordPaths& out);
-    error_code path_entry(od::value value, std::size_t index, PathEntry& out);
+    error_code files(od::value value, std::vector<Text>& out);
+    error_code paths_data(od::value value, Record& out);
+    error_code path_entry(od::value value, std::size_t index, Entry& out);
     error_code size_field(od::value value, const FieldName& name, std::int64_t& out);
     error_code bool_field(od::value value, const FieldName& name, bool& out);
 };
 
-void Reader::fail_at(const char* where, const std::string& message) const {
+template <typename Record>
+void Reader<Record>::fail_at(const char* where, const std::string& message) const {
     std::size_t offset = 0;
     if (where >= m_text.data() && where <= m_text.data() + m_text.size())
         offset = static_cast<std::size_t>(where - m_text.data());
@@ -163,7 +98,8 @@ void Reader::fail_at(const char* where, const std::string& message) const {
                                          ", column " + std::to_string(lc.column) + ": " + message);
 }
 
-void Reader::wrong_type(od::value& value, const FieldName& name, std::string_view wanted,
+template <typename Record>
+void Reader<Record>::wrong_type(od::value& value, const FieldName& name, std::string_view wanted,
                         od::json_type found) const {
     fail_at(value.raw_json_token().data(), name.str() + " must be " + std::string(wanted) +
                                                ", found " + std::string(type_name(found)));
@@ -171,8 +107,10 @@ void Reader::wrong_type(od::value& value, const FieldName& name, std::string_vie
 
 // Reads a string (null leaves `out` as is); `numbers_too` takes a number by its literal text,
 // as conda_record.cpp does for "version": 2.
-error_code Reader::string_field(od::value value, const FieldName& name, std::string& out,
-                                bool numbers_too) {
+template <typename Record>
+template <typename Out>
+error_code Reader<Record>::string_field(od::value value, const FieldName& name, Out& out,
+                                        bool numbers_too) {
     od::json_type type{};
     if (auto err = value.type().get(type))
         return err;
@@ -182,7 +120,7 @@ error_code Reader::string_field(od::value value, const FieldName& name, std::str
         const std::string_view literal = util::trim(value.raw_json_token());
         if (!is_json_number(literal))
             return simdjson::NUMBER_ERROR;
-        out.assign(literal);
+        assign(out, literal);
         return simdjson::SUCCESS;
     }
     if (type != od::json_type::string)
@@ -190,11 +128,12 @@ error_code Reader::string_field(od::value value, const FieldName& name, std::str
     std::string_view text;
     if (auto err = value.get_string().get(text))
         return err;
-    out.assign(text);
+    assign(out, text);
     return simdjson::SUCCESS;
 }
 
-error_code Reader::files(od::value value, std::vector<std::string>& out) {
+template <typename Record>
+error_code Reader<Record>::files(od::value value, std::vector<Text>& out) {
     od::json_type type{};
     if (auto err = value.type().get(type))
         return err;
@@ -229,7 +168,8 @@ error_code Reader::files(od::value value, std::vector<std::string>& out) {
     return simdjson::SUCCESS;
 }
 
-error_code Reader::path_entry(od::value value, std::size_t index, PathEntry& out) {
+template <typename Record>
+error_code Reader<Record>::path_entry(od::value value, std::size_t index, Entry& out) {
     const FieldName entry{"paths_data.paths", index};
     od::json_type type{};
     if (auto err = value.type().get(type))
@@ -259,7 +199,7 @@ error_code Reader::path_entry(od::value value, std::size_t index, PathEntry& out
             err = string_field(v, name, out.path);
             has_path = true;
         } else if (key == "path_type") {
-            std::string text;
+            std::string_view text;
             err = string_field(v, name, text);
             out.type = parse_path_type(text);
         } else if (key == "sha256") {
@@ -284,7 +224,8 @@ error_code Reader::path_entry(od::value value, std::size_t index, PathEntry& out
     return simdjson::SUCCESS;
 }
 
-error_code Reader::size_field(od::value value, const FieldName& name, std::int64_t& out) {
+template <typename Record>
+error_code Reader<Record>::size_field(od::value value, const FieldName& name, std::int64_t& out) {
     od::json_type type{};
     if (auto err = value.type().get(type))
         return err;
@@ -300,7 +241,8 @@ error_code Reader::size_field(od::value value, const FieldName& name, std::int64
     return simdjson::SUCCESS;
 }
 
-error_code Reader::bool_field(od::value value, const FieldName& name, bool& out) {
+template <typename Record>
+error_code Reader<Record>::bool_field(od::value value, const FieldName& name, bool& out) {
     od::json_type type{};
     if (auto err = value.type().get(type))
         return err;
@@ -311,7 +253,8 @@ error_code Reader::bool_field(od::value value, const FieldName& name, bool& out)
     return value.get_bool().get(out);
 }
 
-error_code Reader::paths_data(od::value value, RecordPaths& out) {
+template <typename Record>
+error_code Reader<Record>::paths_data(od::value value, Record& out) {
     od::json_type type{};
     if (auto err = value.type().get(type))
         return err;
@@ -367,7 +310,8 @@ error_code Reader::paths_data(od::value value, RecordPaths& out) {
     return simdjson::SUCCESS;
 }
 
-error_code Reader::record(od::document& doc, RecordPaths& out) {
+template <typename Record>
+error_code Reader<Record>::record(od::document& doc, Record& out) {
     od::json_type type{};
     if (auto err = doc.type().get(type))
         return err;
@@ -382,8 +326,8 @@ error_code Reader::record(od::document& doc, RecordPaths& out) {
     od::object object;
     if (auto err = doc.get_object().get(object))
         return err;
-    std::string package_type;
-    std::string build_string;
+    Text package_type;
+    Text build_string;
     for (auto field : object) {
         std::string_view key;
         if (auto err = field.unescaped_key().get(key))
@@ -433,19 +377,19 @@ error_code Reader::record(od::document& doc, RecordPaths& out) {
     return simdjson::SUCCESS;
 }
 
-// Parses text that already has simdjson's padding after its `length` bytes.
-RecordPaths parse_padded(od::parser& parser, const char* data, std::size_t length,
-                         std::size_t capacity, const std::filesystem::path& record_file) {
+// Parses text that already has simdjson's padding after its `length` bytes into `out`, which
+// starts empty.
+template <typename Record>
+void parse_padded(od::parser& parser, const char* data, std::size_t length, std::size_t capacity,
+                  const std::filesystem::path& record_file, Record& out) {
     const std::string_view text(data, length);
     od::document doc;
-    RecordPaths out;
-    Reader reader(text, record_file);
+    Reader<Record> reader(text, record_file);
     error_code err = parser.iterate(simdjson::padded_string_view(data, length, capacity)).get(doc);
     if (!err)
         err = reader.record(doc, out);
     if (err)
         throw_syntax_error(record_file, text, err);
-    return out;
 }
 
 // Reads a file into `text` followed by simdjson's padding; returns the file's length.
@@ -484,7 +428,9 @@ RecordPaths parse_record_paths(std::string_view json, const std::filesystem::pat
     padded.assign(json);
     padded.resize(json.size() + simdjson::SIMDJSON_PADDING, '\0');
     od::parser parser;
-    return parse_padded(parser, padded.data(), json.size(), padded.size(), record_file);
+    RecordPaths out;
+    parse_padded(parser, padded.data(), json.size(), padded.size(), record_file, out);
+    return out;
 }
 
 RecordPaths read_record_paths(const std::filesystem::path& record_file) {
@@ -495,6 +441,7 @@ RecordPaths read_record_paths(const std::filesystem::path& record_file) {
 struct RecordPathsReader::Impl {
     od::parser parser;
     std::string buffer;
+    RecordPathsView view;
 };
 
 RecordPathsReader::RecordPathsReader() : m_impl(std::make_unique<Impl>()) {}
@@ -503,8 +450,22 @@ RecordPathsReader::~RecordPathsReader() = default;
 
 RecordPaths RecordPathsReader::read(const std::filesystem::path& record_file) {
     const std::size_t length = read_padded(record_file, m_impl->buffer);
-    return parse_padded(m_impl->parser, m_impl->buffer.data(), length, m_impl->buffer.size(),
-                        record_file);
+    RecordPaths out;
+    parse_padded(m_impl->parser, m_impl->buffer.data(), length, m_impl->buffer.size(), record_file,
+                 out);
+    return out;
+}
+
+const RecordPathsView& RecordPathsReader::view(const std::filesystem::path& record_file) {
+    RecordPathsView& out = m_impl->view;
+    out.files.clear();  // keeps the capacity, so a reader reused across records stops allocating
+    out.paths.clear();
+    out.name = out.version = out.build = out.noarch = {};
+    out.paths_version = 0;
+    const std::size_t length = read_padded(record_file, m_impl->buffer);
+    parse_padded(m_impl->parser, m_impl->buffer.data(), length, m_impl->buffer.size(), record_file,
+                 out);
+    return out;
 }
 
 std::string map_noarch_path(std::string_view path, std::string_view noarch,

@@ -42,6 +42,28 @@ struct RecordPaths {
     int paths_version = 0;           ///< 0 when paths_data is absent
 };
 
+/// Views one paths_data.paths[] entry as written; its text lives in the reader that made it.
+struct PathEntryView {
+    std::string_view path;  ///< `_path` as written
+    PathType type = PathType::hardlink;
+    std::string_view sha256;
+    std::string_view sha256_in_prefix;
+    std::int64_t size_in_bytes = -1;  ///< -1 when absent
+    std::string_view prefix_placeholder;
+    std::string_view file_mode;
+    bool no_link = false;
+};
+
+/// Views what RecordPaths holds, without a copy of any string; valid until the reader that
+/// made it reads again or is destroyed.
+struct RecordPathsView {
+    std::string_view name, version, build;
+    std::string_view noarch;
+    std::vector<std::string_view> files;
+    std::vector<PathEntryView> paths;
+    int paths_version = 0;
+};
+
 /// Parses a record's files[] and paths_data fully. Throws gpuenv::Error(not_found) naming the
 /// file, line and column for invalid JSON or wrongly typed fields.
 [[nodiscard]] RecordPaths parse_record_paths(std::string_view json,
@@ -61,6 +83,10 @@ class RecordPathsReader {
 
     /// Reads and parses one record file, as read_record_paths does.
     [[nodiscard]] RecordPaths read(const std::filesystem::path& record_file);
+
+    /// Reads and parses one record file as read() does, but views the text instead of copying
+    /// it (no allocation per entry once the reader is warm); valid until the next call.
+    [[nodiscard]] const RecordPathsView& view(const std::filesystem::path& record_file);
 
   private:
     struct Impl;

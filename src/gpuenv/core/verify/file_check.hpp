@@ -9,6 +9,8 @@
 
 namespace gpuenv::core::verify {
 
+class EarlyFileCheck;
+
 /// Names how deeply installed files are checked.
 enum class FileCheck {
     none,   ///< no file checks
@@ -31,8 +33,10 @@ struct FileCheckOptions {
 /// points). A conda file altered by an external distribution whose RECORD lists the same path
 /// with the found hash is reported with that distribution in `detail`. Also reports records
 /// whose files are all gone. Hashing runs on `jobs` threads with at most that many files in
-/// flight; progress counts files (quick) or bytes (full).
+/// flight; progress counts files (quick) or bytes (full). Distributions installed by Debian
+/// are not checked (dpkg owns their files). `early`, when given, is a check of the conda
+/// records started before the inventory was read: its results are used where they apply.
 [[nodiscard]] Findings check_files(const env::Inventory& inventory, const FileCheckOptions& options,
-                                   util::Progress& progress);
+                                   util::Progress& progress, EarlyFileCheck* early = nullptr);
 
 }  // namespace gpuenv::core::verify

@@ -6,6 +6,7 @@
 #include <gpuenv/core/env/inventory.hpp>
 #include <gpuenv/core/lock/locked_env.hpp>
 #include <gpuenv/core/spec/environment_yml.hpp>
+#include <gpuenv/core/verify/early_file_check.hpp>
 #include <gpuenv/core/verify/file_check.hpp>
 #include <gpuenv/core/verify/finding.hpp>
 #include <gpuenv/util/progress.hpp>
@@ -17,6 +18,7 @@ struct VerifyRequest {
     std::optional<lock::LockedEnv> lock;          ///< --lock, already read
     std::optional<spec::EnvironmentFile> spec;    ///< --spec, already read
     FileCheckOptions files;
+    EarlyFileCheck* early_files = nullptr;  ///< started before the inventory was read, or null
 };
 
 /// Holds verify's result: every finding, grouped by the check that made it.
