@@ -3,10 +3,15 @@
 
 300 conda records in conda's own style (files[] and paths_data with hashes) holding 40,000
 files in all, 100 of them Python packages with a .dist-info of their own, plus 100 pip
-distributions with METADATA, RECORD, INSTALLER and REQUESTED. Deterministic for a given seed.
+distributions with METADATA, RECORD, INSTALLER and REQUESTED. Every file is written with real
+content (about 450 MB: .py files of 0.5-16 KiB, libraries of 1-64 KiB, log-uniform) and the
+records and RECORDs carry its real sha256 and size, so `gpuenv verify --files quick|full` finds
+an intact environment. Deterministic for a given seed.
 """
+import base64
 import hashlib
 import json
+import math
 import os
 import random
 import sys
@@ -27,14 +32,40 @@ def write(path, data):
         f.write(data)
 
 
+def write_bytes(path, data):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+class Contents:
+    """Makes file contents: a line naming the file, then bytes cut from a fixed random block."""
+
+    def __init__(self, rng):
+        self.rng = rng
+        self.block = rng.randbytes(1 << 20)
+
+    def make(self, rel, low, high):
+        size = int(math.exp(self.rng.uniform(math.log(low), math.log(high))))
+        head = (rel + "\n").encode()
+        start = self.rng.randrange(0, len(self.block) - size)
+        return (head + self.block[start:start + size])[:max(size, len(head))]
+
+
+def record_hash(data):
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"sha256={digest},{len(data)}"
+
+
 def metadata(name, version):
     return (f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
             f"Summary: the {name} package\nRequires-Python: >=3.8\n"
-            f"Requires-Dist: numpy>=1.21\nClassifier: Programming Language :: Python :: 3\n\n{DESCRIPTION}")
+            f"Requires-Dist: pkg000>=0\nClassifier: Programming Language :: Python :: 3\n\n{DESCRIPTION}")
 
 
 def main(prefix):
     rng = random.Random(42)
+    contents = Contents(random.Random(7))
     os.makedirs(os.path.join(prefix, "conda-meta"), exist_ok=True)
     write(os.path.join(prefix, "conda-meta", "history"), "==> 2026-01-01 00:00:00 <==\n")
     for i in range(N_RECORDS):
@@ -54,13 +85,22 @@ def main(prefix):
             files += [f"lib/lib{name}/file{j}.so" for j in range(per_record)]
         paths = []
         for f in files:
-            digest = hashlib.sha256(f.encode()).hexdigest()
+            full = os.path.join(prefix, f)
+            if os.path.exists(full):  # the dist-info files written above
+                with open(full, "rb") as existing:
+                    data = existing.read()
+            elif f.endswith(".py"):
+                data = contents.make(f, 512, 16 << 10)
+            else:
+                data = contents.make(f, 1 << 10, 64 << 10)
+            write_bytes(full, data)
+            digest = hashlib.sha256(data).hexdigest()
             paths.append({"_path": f, "path_type": "hardlink", "sha256": digest,
-                          "sha256_in_prefix": digest, "size_in_bytes": 1000 + len(f)})
+                          "sha256_in_prefix": digest, "size_in_bytes": len(data)})
         record = {
             "build": build, "build_number": i % 3,
             "channel": "https://conda.anaconda.org/conda-forge/linux-64",
-            "constrains": [], "depends": [f"pkg{(i + 1) % N_RECORDS:03d} >=0.1", "libgcc-ng >=12"],
+            "constrains": [], "depends": [f"pkg{(i + 1) % N_RECORDS:03d} >=0", "__glibc >=2.17"],
             "extracted_package_dir": f"/opt/conda/pkgs/{name}-{version}-{build}",
             "features": "", "files": files,
             "fn": f"{name}-{version}-{build}.conda", "license": "BSD-3-Clause",
@@ -80,12 +120,19 @@ def main(prefix):
         name = f"PipPkg_{i:03d}"
         version = f"{rng.randint(0, 5)}.{rng.randint(0, 20)}.{rng.randint(0, 9)}"
         dist = os.path.join(prefix, SP, f"{name}-{version}.dist-info")
-        write(os.path.join(dist, "METADATA"), metadata(name, version))
-        write(os.path.join(dist, "INSTALLER"), "pip\n")
+        info = f"{name}-{version}.dist-info"
+        files = {f"{info}/METADATA": metadata(name, version).encode(), f"{info}/INSTALLER": b"pip\n"}
         if i % 2 == 0:
-            write(os.path.join(dist, "REQUESTED"), "")
-        write(os.path.join(dist, "RECORD"), "".join(
-            f"{name.lower()}/m{j}.py,sha256=AAAA,10\n" for j in range(20)))
+            files[f"{info}/REQUESTED"] = b""
+        for j in range(20):
+            rel = f"{name.lower()}/m{j}.py"
+            files[rel] = contents.make(rel, 512, 16 << 10)
+        rows = []
+        for rel, data in files.items():
+            write_bytes(os.path.join(prefix, SP, rel), data)
+            rows.append(f"{rel},{record_hash(data)}\n")
+        rows.append(f"{info}/RECORD,,\n")
+        write(os.path.join(dist, "RECORD"), "".join(sorted(rows)))
     print(prefix)
 
 

@@ -25,6 +25,28 @@ python3 "$here/measure.py" "$runs" \
   "pip list --format=json --path::python3 -m pip list --disable-pip-version-check --format=json --path $sp"
 
 echo
+echo "## gpuenv verify --files ($(nproc) cores, $runs runs each)"
+echo
+# Every installed file, as verify reads them: the conda records' files and the pip RECORDs'.
+find "$work/env" -type f ! -path "$work/env/conda-meta/*" -print0 > "$work/files.list"
+hashed=$(tr -cd '\0' < "$work/files.list" | wc -c)
+bytes=$(find "$work/env" -type f ! -path "$work/env/conda-meta/*" -printf '%s\n' | awk '{s += $1} END {print s}')
+echo "Same environment, every file with real content and its real sha256 in the records and RECORDs: $hashed files, $((bytes / 1048576)) MiB. The peer is \`sha256sum\` over the same files with the same parallelism (\`xargs -0 -P $(nproc) -n 256\`); \`--files none\` is verify's own floor (inventory and consistency checks)."
+echo
+python3 "$here/measure.py" "$runs" \
+  "sha256sum -P $(nproc)::$here/sha256_files.sh $work/files.list $(nproc)" \
+  "gpuenv verify --files none::$gpuenv verify --files none -p $work/env" \
+  "gpuenv verify --files quick::$gpuenv verify --files quick -p $work/env" \
+  "gpuenv verify --files full::$gpuenv verify --files full -p $work/env" \
+  | tee "$work/verify.md"
+echo
+python3 "$here/throughput.py" "$work/verify.md" "$hashed" "$bytes"
+if ! "$gpuenv" verify --files full -p "$work/env" >/dev/null; then
+  echo "error: verify --files full reported findings on the generated environment" >&2
+  exit 1
+fi
+
+echo
 echo "## Spec engine (one timed loop per line, single thread)"
 echo
 echo "Conda versions, version specs and MatchSpecs (no Python peer runs here: conda is not installable from Debian):"
