@@ -26,6 +26,8 @@ const std::vector<CommandSpec>& commands() {
          setup_diff},
         {"verify", "check an environment against a lock, an environment.yml and its own files",
          setup_verify},
+        {"gpus", "show every GPU and who uses it: user, elapsed time, environment, command",
+         setup_gpus},
     };
     return table;
 }

@@ -37,5 +37,7 @@ CommandAction setup_fingerprint(CLI::App& command);
 CommandAction setup_diff(CLI::App& command);
 /// Declares `gpuenv verify`.
 CommandAction setup_verify(CLI::App& command);
+/// Declares `gpuenv gpus`.
+CommandAction setup_gpus(CLI::App& command);
 
 }  // namespace gpuenv::cli
