@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include <support/run_gpuenv.hpp>
+#include <support/sleeper.hpp>
 #include <support/temp_dir.hpp>
 
 namespace gpuenv {
@@ -25,44 +26,11 @@ using test::run_gpuenv;
 
 constexpr unsigned k_missing_pid = 4194305;  // above pid_max's ceiling: never a process
 
-// Waits until the child's exec finished: posix_spawn returns once the child released the
-// parent's memory, which is before the kernel wrote the new command line.
-void wait_for_exec(pid_t pid) {
-    const std::string path = "/proc/" + std::to_string(pid) + "/cmdline";
-    for (int i = 0; i < 5000; ++i) {
-        std::ifstream in(path, std::ios::binary);
-        const std::string text((std::istreambuf_iterator<char>(in)),
-                               std::istreambuf_iterator<char>());
-        if (text.find("30") != std::string::npos)
-            return;
-        ::usleep(1000);
-    }
-}
-
-// Runs `sleep 30` with CONDA_PREFIX set; kills it on destruction.
-class Sleeper {
+// Runs `sleep 30` with CONDA_PREFIX set, so that /proc shows a real environment.
+class Sleeper : public test::Sleeper {
   public:
-    explicit Sleeper(const std::string& conda_prefix) {
-        std::string exe = "/bin/sleep";
-        std::string arg = "30";
-        std::string env = "CONDA_PREFIX=" + conda_prefix;
-        char* argv[] = {exe.data(), arg.data(), nullptr};
-        char* envp[] = {env.data(), nullptr};
-        if (::posix_spawn(&m_pid, exe.c_str(), nullptr, nullptr, argv, envp) != 0)
-            throw std::runtime_error("cannot start sleep");
-        wait_for_exec(m_pid);
-    }
-    ~Sleeper() {
-        ::kill(m_pid, SIGKILL);
-        int status = 0;
-        ::waitpid(m_pid, &status, 0);
-    }
-    Sleeper(const Sleeper&) = delete;
-    Sleeper& operator=(const Sleeper&) = delete;
-    [[nodiscard]] unsigned pid() const { return static_cast<unsigned>(m_pid); }
-
-  private:
-    pid_t m_pid = 0;
+    explicit Sleeper(const std::string& conda_prefix)
+        : test::Sleeper("/bin/sleep", {"CONDA_PREFIX=" + conda_prefix}) {}
 };
 
 class CmdGpus : public ::testing::Test {

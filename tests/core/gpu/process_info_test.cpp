@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "support/sleeper.hpp"
 #include "support/temp_dir.hpp"
 
 namespace gpuenv::core::gpu {
@@ -21,57 +22,7 @@ namespace {
 
 using namespace std::string_literals;
 
-// Waits until the child's exec finished: posix_spawn returns once the child released the
-// parent's memory, which is before the kernel wrote the new command line.
-void wait_for_exec(pid_t pid) {
-    const std::string path = "/proc/" + std::to_string(pid) + "/cmdline";
-    for (int i = 0; i < 5000; ++i) {
-        std::ifstream in(path, std::ios::binary);
-        const std::string text((std::istreambuf_iterator<char>(in)),
-                               std::istreambuf_iterator<char>());
-        if (text.find("30") != std::string::npos)
-            return;
-        ::usleep(1000);
-    }
-}
-
-// Runs `exe 30` (a sleep) with exactly `env` as its environment; kills it on destruction.
-class Sleeper {
-  public:
-    Sleeper(const std::string& exe, const std::vector<std::string>& env) {
-        std::vector<std::string> args = {exe, "30"};
-        std::vector<char*> argv;
-        for (auto& a : args)
-            argv.push_back(a.data());
-        argv.push_back(nullptr);
-        std::vector<std::string> env_copy = env;
-        std::vector<char*> envp;
-        for (auto& e : env_copy)
-            envp.push_back(e.data());
-        envp.push_back(nullptr);
-        if (::posix_spawn(&m_pid, exe.c_str(), nullptr, nullptr, argv.data(), envp.data()) != 0)
-            throw std::runtime_error("cannot start " + exe);
-        wait_for_exec(m_pid);
-    }
-    ~Sleeper() {
-        ::kill(m_pid, SIGKILL);
-        int status = 0;
-        ::waitpid(m_pid, &status, 0);
-    }
-    Sleeper(const Sleeper&) = delete;
-    Sleeper& operator=(const Sleeper&) = delete;
-
-    /// Stops the child with SIGSTOP and waits until the kernel reports it stopped.
-    void stop() {
-        ::kill(m_pid, SIGSTOP);
-        int status = 0;
-        ::waitpid(m_pid, &status, WUNTRACED);
-    }
-    [[nodiscard]] unsigned pid() const { return static_cast<unsigned>(m_pid); }
-
-  private:
-    pid_t m_pid = 0;
-};
+using test::Sleeper;
 
 TEST(ProcessInfo, ParsesStatAfterTheLastParenthesis) {
     const std::string line =
