@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,5 +25,11 @@ struct LineColumn {
     int column = 1;
 };
 [[nodiscard]] LineColumn line_column(std::string_view text, std::size_t offset);
+
+/// Appends a Unicode code point to `out` as UTF-8 (the caller checks it is a valid scalar).
+void append_utf8(std::string& out, std::uint32_t code_point);
+
+/// Returns the value of a hex digit (0-9, a-f, A-F), or -1 for any other character.
+[[nodiscard]] int hex_value(char c);
 
 }  // namespace gpuenv::util

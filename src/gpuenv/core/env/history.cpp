@@ -109,34 +109,6 @@ std::optional<SpecLine> match_spec_line(std::string_view line) {
     return SpecLine{action, line.substr(value), value};
 }
 
-void append_utf8(std::uint32_t cp, std::string& out) {
-    if (cp < 0x80) {
-        out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-        out += static_cast<char>(0xC0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        out += static_cast<char>(0xE0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-}
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 struct ListFailure {
     std::size_t offset = 0;
     std::string reason;
@@ -328,7 +300,7 @@ class PyListParser {
             std::uint32_t value = static_cast<std::uint32_t>(c - '0');
             for (int n = 0; n < 2 && peek() >= '0' && peek() <= '7'; ++n)
                 value = value * 8 + static_cast<std::uint32_t>(m_text[m_pos++] - '0');
-            append_utf8(value, out);
+            util::append_utf8(out, value);
             return true;
         }
         // Python keeps an unknown escape as written.
@@ -340,7 +312,7 @@ class PyListParser {
     bool read_hex(int digits, std::size_t escape_start, std::string& out, ListFailure& failure) {
         std::uint32_t value = 0;
         for (int n = 0; n < digits; ++n) {
-            const int v = hex_value(peek());
+            const int v = util::hex_value(peek());
             if (v < 0) {
                 m_pos = escape_start;
                 fail(failure,
@@ -355,7 +327,7 @@ class PyListParser {
             fail(failure, "escape past U+10FFFF");
             return false;
         }
-        append_utf8(value, out);
+        util::append_utf8(out, value);
         return true;
     }
 

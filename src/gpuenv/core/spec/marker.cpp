@@ -1,5 +1,7 @@
 #include <gpuenv/core/spec/marker.hpp>
 
+#include <gpuenv/util/text.hpp>
+
 #include <cstdint>
 #include <utility>
 
@@ -46,34 +48,6 @@ bool is_word(char c) {
     const auto u = static_cast<unsigned char>(c);
     return u >= 0x80 || c == '_' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
            (c >= 'A' && c <= 'Z');
-}
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-void append_utf8(std::string& out, std::uint32_t cp) {
-    if (cp < 0x80) {
-        out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-        out += static_cast<char>(0xc0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3f));
-    } else if (cp < 0x10000) {
-        out += static_cast<char>(0xe0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-        out += static_cast<char>(0x80 | (cp & 0x3f));
-    } else {
-        out += static_cast<char>(0xf0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-        out += static_cast<char>(0x80 | (cp & 0x3f));
-    }
 }
 
 std::string ascii_lower(std::string_view s) {
@@ -278,14 +252,14 @@ class Marker::Parser {
                 const std::size_t digits = d == 'x' ? 2 : d == 'u' ? 4 : 8;
                 std::uint32_t cp = 0;
                 for (std::size_t k = 0; k < digits; ++k) {
-                    const int h = i + 2 + k < end ? hex_value(m_text[i + 2 + k]) : -1;
+                    const int h = i + 2 + k < end ? util::hex_value(m_text[i + 2 + k]) : -1;
                     if (h < 0)
                         fail(i, "truncated escape in a quoted string");
                     cp = cp * 16 + static_cast<std::uint32_t>(h);
                 }
                 if (cp > 0x10ffff)
                     fail(i, "illegal Unicode character in a quoted string");
-                append_utf8(out, cp);
+                util::append_utf8(out, cp);
                 return i + 2 + digits;
             }
             case 'N':
@@ -298,7 +272,7 @@ class Marker::Parser {
             std::size_t k = i + 1;
             while (k < end && k < i + 4 && m_text[k] >= '0' && m_text[k] <= '7')
                 cp = cp * 8 + static_cast<std::uint32_t>(m_text[k++] - '0');
-            append_utf8(out, cp);
+            util::append_utf8(out, cp);
             return k;
         }
         out += '\\';  // Python keeps unknown escapes as written
