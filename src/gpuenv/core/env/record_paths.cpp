@@ -19,13 +19,12 @@ namespace gpuenv::core::env {
 namespace {
 
 namespace od = simdjson::ondemand;
-using simdjson::error_code;
 using record_json::check_null;
 using record_json::error_prefix;
 using record_json::is_json_number;
 using record_json::throw_syntax_error;
 using record_json::type_name;
-
+using simdjson::error_code;
 
 // Names a field in messages; built only when a message is, since records hold tens of
 // thousands of fields.
@@ -75,6 +74,10 @@ class Reader {
     const std::filesystem::path& m_file;
 
     [[noreturn]] void fail_at(const char* where, const std::string& message) const;
+    // Checks a field's type: an error for invalid JSON; `absent` for a real null (the field
+    // is then left as is); for any type but `wanted`, throws naming the field.
+    error_code expect(od::value& value, od::json_type wanted, const FieldName& name,
+                      std::string_view what, bool& absent) const;
     [[noreturn]] void wrong_type(od::value& value, const FieldName& name, std::string_view wanted,
                                  od::json_type found) const;
 
@@ -100,9 +103,23 @@ void Reader<Record>::fail_at(const char* where, const std::string& message) cons
 
 template <typename Record>
 void Reader<Record>::wrong_type(od::value& value, const FieldName& name, std::string_view wanted,
-                        od::json_type found) const {
+                                od::json_type found) const {
     fail_at(value.raw_json_token().data(), name.str() + " must be " + std::string(wanted) +
                                                ", found " + std::string(type_name(found)));
+}
+
+template <typename Record>
+error_code Reader<Record>::expect(od::value& value, od::json_type wanted, const FieldName& name,
+                                  std::string_view what, bool& absent) const {
+    od::json_type type{};
+    if (auto err = value.type().get(type))
+        return err;
+    absent = type == od::json_type::null;
+    if (absent)
+        return check_null(value);
+    if (type != wanted)
+        wrong_type(value, name, what, type);
+    return simdjson::SUCCESS;
 }
 
 // Reads a string (null leaves `out` as is); `numbers_too` takes a number by its literal text,
@@ -134,13 +151,11 @@ error_code Reader<Record>::string_field(od::value value, const FieldName& name, 
 
 template <typename Record>
 error_code Reader<Record>::files(od::value value, std::vector<Text>& out) {
-    od::json_type type{};
-    if (auto err = value.type().get(type))
+    bool absent = false;
+    if (auto err =
+            expect(value, od::json_type::array, {"\"files\""}, "an array of strings", absent);
+        err || absent)
         return err;
-    if (type == od::json_type::null)
-        return check_null(value);
-    if (type != od::json_type::array)
-        wrong_type(value, {"\"files\""}, "an array of strings", type);
     od::array array;
     if (auto err = value.get_array().get(array))
         return err;
@@ -226,13 +241,10 @@ error_code Reader<Record>::path_entry(od::value value, std::size_t index, Entry&
 
 template <typename Record>
 error_code Reader<Record>::size_field(od::value value, const FieldName& name, std::int64_t& out) {
-    od::json_type type{};
-    if (auto err = value.type().get(type))
+    bool absent = false;
+    if (auto err = expect(value, od::json_type::number, name, "a non-negative integer", absent);
+        err || absent)
         return err;
-    if (type == od::json_type::null)
-        return check_null(value);
-    if (type != od::json_type::number)
-        wrong_type(value, name, "a non-negative integer", type);
     const char* at = value.raw_json_token().data();
     std::int64_t size = 0;
     if (value.get_int64().get(size) != simdjson::SUCCESS || size < 0)
@@ -243,25 +255,18 @@ error_code Reader<Record>::size_field(od::value value, const FieldName& name, st
 
 template <typename Record>
 error_code Reader<Record>::bool_field(od::value value, const FieldName& name, bool& out) {
-    od::json_type type{};
-    if (auto err = value.type().get(type))
+    bool absent = false;
+    if (auto err = expect(value, od::json_type::boolean, name, "a boolean", absent); err || absent)
         return err;
-    if (type == od::json_type::null)
-        return check_null(value);
-    if (type != od::json_type::boolean)
-        wrong_type(value, name, "a boolean", type);
     return value.get_bool().get(out);
 }
 
 template <typename Record>
 error_code Reader<Record>::paths_data(od::value value, Record& out) {
-    od::json_type type{};
-    if (auto err = value.type().get(type))
+    bool absent = false;
+    if (auto err = expect(value, od::json_type::object, {"\"paths_data\""}, "an object", absent);
+        err || absent)
         return err;
-    if (type == od::json_type::null)
-        return check_null(value);
-    if (type != od::json_type::object)
-        wrong_type(value, {"\"paths_data\""}, "an object", type);
     od::object object;
     if (auto err = value.get_object().get(object))
         return err;
