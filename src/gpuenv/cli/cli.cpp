@@ -28,6 +28,9 @@ const std::vector<CommandSpec>& commands() {
          setup_verify},
         {"gpus", "show every GPU and who uses it: user, elapsed time, environment, command",
          setup_gpus},
+        {"bind", "make `conda activate` of an environment set CUDA_VISIBLE_DEVICES to chosen GPUs",
+         setup_bind},
+        {"unbind", "remove exactly what `gpuenv bind` added to an environment", setup_unbind},
     };
     return table;
 }

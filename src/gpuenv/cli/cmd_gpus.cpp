@@ -1,12 +1,12 @@
 // gpuenv gpus: every GPU and who uses it, like nvidia-smi's process table but about people:
 // user, elapsed time, environment and command of each process, from /proc.
-#include <cstdlib>
 #include <filesystem>
 
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
 
 #include <gpuenv/cli/command.hpp>
+#include <gpuenv/cli/nvml_loader.hpp>
 #include <gpuenv/cli/output.hpp>
 #include <gpuenv/core/gpu/gpu_report.hpp>
 #include <gpuenv/core/gpu/nvml.hpp>
@@ -27,15 +27,6 @@ constexpr std::size_t k_uuid_prefix = 12;  // "GPU-8932f937"
 struct GpusRequest {
     bool json = false;
 };
-
-gpu::Nvml load_nvml() {
-    const char* library = std::getenv("GPUENV_NVML_LIBRARY");
-    gpu::NvmlLoadFailure failure;
-    auto nvml = gpu::Nvml::load(library != nullptr ? library : "", failure);
-    if (!nvml)
-        throw Error(ExitCode::no_gpu, failure.message);  // says what failed, NVML not found included
-    return std::move(*nvml);
-}
 
 template <typename T, typename F>
 std::string text_or_na(const gpu::NvmlField<T>& field, F&& format) {

@@ -8,6 +8,8 @@
 #include <gpuenv/core/env/inventory.hpp>
 #include <gpuenv/core/env/inventory_json.hpp>
 #include <gpuenv/core/env/package_filter.hpp>
+#include <gpuenv/core/env/state_file.hpp>
+#include <gpuenv/util/error.hpp>
 #include <gpuenv/util/table.hpp>
 
 namespace gpuenv::cli {
@@ -47,7 +49,31 @@ std::string note_for(const core::env::Package& p) {
     return note;
 }
 
-std::string render_table(const core::env::Inventory& inventory) {
+// Reads what `gpuenv bind` set, as a warning rather than a failure when the state file is
+// unreadable: the package list is still worth printing.
+std::optional<core::env::Binding> read_binding_of(const core::env::Prefix& prefix,
+                                                  gpuenv::Diagnostics& warnings) {
+    if (prefix.kind != core::env::PrefixKind::conda)
+        return std::nullopt;
+    try {
+        return core::env::read_binding(prefix.path);
+    } catch (const Error& e) {
+        warnings.push_back({"", 0, 0, e.what()});
+        return std::nullopt;
+    }
+}
+
+std::string binding_line(const std::optional<core::env::Binding>& binding) {
+    if (!binding)
+        return "";
+    std::string line = "# GPU binding (gpuenv bind):";
+    for (const auto& var : binding->vars)
+        line += " " + var.name + "=" + var.value;
+    return line + "\n";
+}
+
+std::string render_table(const core::env::Inventory& inventory,
+                         const std::optional<core::env::Binding>& binding) {
     bool any_note = false;
     std::vector<std::vector<std::string>> rows;
     rows.reserve(inventory.packages.size());
@@ -71,7 +97,7 @@ std::string render_table(const core::env::Inventory& inventory) {
     std::string out = "# packages in environment at " + prefix.path.string() + " (" +
                       core::env::to_string(prefix.kind) +
                       (prefix.python_version.empty() ? "" : ", python " + prefix.python_version) +
-                      "):\n#\n";
+                      "):\n" + binding_line(binding) + "#\n";
     out += table.render();
     return out;
 }
@@ -82,14 +108,22 @@ int run_list(const ListRequest& request) {
     const auto prefix = open_selected_env(request.env);
     auto inventory = core::env::read_inventory(prefix);
     core::env::apply_filter(inventory, filter);
+    const auto binding = read_binding_of(prefix, inventory.warnings);
     print_warnings(inventory.warnings);
     if (request.json) {
         auto doc = core::env::to_json(inventory);
         if (!request.match.empty())
             doc["match"] = request.match;
+        nlohmann::ordered_json bound = nullptr;
+        if (binding) {
+            bound = nlohmann::ordered_json::object();
+            for (const auto& var : binding->vars)
+                bound[var.name] = var.value;
+        }
+        doc["gpu_binding"] = std::move(bound);
         print_json(doc);
     } else {
-        print_text(render_table(inventory));
+        print_text(render_table(inventory, binding));
     }
     return 0;
 }

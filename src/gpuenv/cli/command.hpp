@@ -39,5 +39,9 @@ CommandAction setup_diff(CLI::App& command);
 CommandAction setup_verify(CLI::App& command);
 /// Declares `gpuenv gpus`.
 CommandAction setup_gpus(CLI::App& command);
+/// Declares `gpuenv bind`.
+CommandAction setup_bind(CLI::App& command);
+/// Declares `gpuenv unbind`.
+CommandAction setup_unbind(CLI::App& command);
 
 }  // namespace gpuenv::cli

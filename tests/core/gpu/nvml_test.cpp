@@ -139,6 +139,44 @@ TEST(Nvml, ReadsManyProcessesAtTheStrideOfThe53543Layout) {
     }
 }
 
+// A driver whose library writes another layout than its symbols imply (reference §1.7,
+// nvitop #226): the entries read at the expected stride are garbage, exactly one other layout
+// reads sanely, and that one is used with a note.
+TEST(Nvml, EntriesOfAnotherLayoutThanTheSymbolsImplyAreDetected) {
+    for (const std::size_t written : {16, 24, 32}) {
+        Json process_list = Json::array();
+        for (unsigned pid = 2000; pid < 2006; ++pid)
+            process_list.push_back({{"pid", pid}, {"used_memory", std::uint64_t{pid} << 20u}});
+        Json json;
+        json["process_entry_size"] = written;
+        json["gpus"] = Json::array({Json{{"memory_total", 85899345920ULL},
+                                         {"processes", process_list}}});
+        const Scenario scenario(json);
+        for (const Variant& variant : variants()) {
+            SCOPED_TRACE(std::string(variant.library) + " writing " + std::to_string(written));
+            const NvmlSnapshot snapshot = load_or_fail(variant.library).snapshot();
+            ASSERT_TRUE(snapshot.gpus[0].processes.ok());
+            const std::vector<GpuProcess>& processes = *snapshot.gpus[0].processes.value;
+            ASSERT_EQ(processes.size(), 6u);
+            for (unsigned i = 0; i < 6; ++i) {
+                EXPECT_EQ(processes[i].pid, 2000 + i);
+                EXPECT_EQ(processes[i].used_memory, std::uint64_t{2000 + i} << 20u);
+            }
+            const auto& notes = snapshot.gpus[0].notes;
+            if (written == variant.entry_size) {
+                EXPECT_TRUE(notes.empty());
+            } else {
+                ASSERT_EQ(notes.size(), 1u);
+                EXPECT_NE(notes[0].find("wrote " + std::to_string(written) + "-byte process "
+                                        "entries where " + std::to_string(variant.entry_size) +
+                                        " were expected"),
+                          std::string::npos)
+                    << notes[0];
+            }
+        }
+    }
+}
+
 TEST(Nvml, ProcessesThatAppearAfterTheSizingCallAreRead) {
     Json late = Json::array();
     for (unsigned pid = 2000; pid < 2030; ++pid) {

@@ -8,6 +8,8 @@
 //
 // Scenario (every key optional):
 // {"driver_version": "550.54.15", "cuda_version": 12040, "init": 18,
+//  "process_entry_size": 16,   // every process call writes entries of this size instead
+//                              // (a driver whose layout disagrees with its symbols, §1.7)
 //  "fail": {"nvmlDeviceGetPowerUsage": 3},          // every device; base name or exact symbol
 //  "gpus": [{"uuid": "GPU-...", "name": "...", "pci_bus_id": "00000000:07:00.0",
 //            "memory_total": 85899345920, "memory_used": 1048576,
@@ -21,6 +23,7 @@
 //            "processes_after_sizing": [{"pid": 44, "used_memory": 1}]}]}
 // A test fake may keep global state: NVML's C API is itself a process-wide singleton.
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -78,6 +81,7 @@ struct Scenario {
     std::string driver_version = "550.54.15";
     int cuda_version = 12040;
     int init_error = 0;
+    std::size_t process_entry_size = 0;  ///< 0: the layout the symbol implies
     std::map<std::string, int> fail;
     std::vector<FakeDevice> gpus;
 };
@@ -156,6 +160,7 @@ int load_scenario() {
         g_scenario.driver_version = j.value("driver_version", g_scenario.driver_version);
         g_scenario.cuda_version = j.value("cuda_version", g_scenario.cuda_version);
         g_scenario.init_error = j.value("init", 0);
+        g_scenario.process_entry_size = j.value("process_entry_size", std::size_t{0});
         g_scenario.fail = read_failures(j);
         const Json gpus = j.value("gpus", Json::array());
         for (std::size_t i = 0; i < gpus.size(); ++i) {
@@ -254,16 +259,16 @@ int running_processes(const char* symbol, abi::Device handle, unsigned* count, v
         return abi::k_error_insufficient_size;
     }
     *count = needed;
+    const std::size_t stride =
+        g_scenario.process_entry_size != 0 ? g_scenario.process_entry_size : sizeof(Entry);
     for (unsigned i = 0; i < needed; ++i) {
-        Entry entry{};
+        abi::ProcessDetailV1 entry{};  // the largest layout; the first `stride` bytes are written
         entry.pid = device->processes[i].pid;
         entry.used_gpu_memory = device->processes[i].used_memory;
-        if constexpr (sizeof(Entry) > sizeof(abi::ProcessInfoV1)) {
-            entry.gpu_instance_id = device->gpu_instance_id;
-            entry.compute_instance_id = device->compute_instance_id;
-        }
-        std::memcpy(static_cast<unsigned char*>(infos) + std::size_t{i} * sizeof(Entry), &entry,
-                    sizeof(Entry));
+        entry.gpu_instance_id = device->gpu_instance_id;
+        entry.compute_instance_id = device->compute_instance_id;
+        std::memcpy(static_cast<unsigned char*>(infos) + std::size_t{i} * stride, &entry,
+                    std::min(stride, sizeof(entry)));
     }
     return 0;
 }

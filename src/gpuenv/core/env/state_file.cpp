@@ -353,17 +353,6 @@ StateDocument read_state(const fs::path& file) {
     return state;
 }
 
-// Throws unless the prefix is a conda environment: only those activate conda-meta/state.
-void require_conda_prefix(const fs::path& prefix, std::string_view action) {
-    if (!util::is_directory(prefix))
-        throw Error(ExitCode::not_found, "no environment at " + prefix.string());
-    if (!util::is_directory(prefix / "conda-meta"))
-        throw Error(ExitCode::usage,
-                    "cannot " + std::string(action) + " " + prefix.string() +
-                        ": not a conda environment (no conda-meta/); a venv has no activation "
-                        "hook to carry a binding, use `gpuenv run` instead");
-}
-
 // Holds an exclusive flock on conda-meta/.gpuenv-state.lock for its lifetime.
 class StateLock {
   public:
@@ -403,6 +392,16 @@ void write_if_changed(const fs::path& file, const StateDocument& state, const Js
 }
 
 }  // namespace
+
+void require_conda_prefix(const fs::path& prefix, std::string_view action) {
+    if (!util::is_directory(prefix))
+        throw Error(ExitCode::not_found, "no environment at " + prefix.string());
+    if (!util::is_directory(prefix / "conda-meta"))
+        throw Error(ExitCode::usage,
+                    "cannot " + std::string(action) + " " + prefix.string() +
+                        ": not a conda environment (no conda-meta/); a venv has no activation "
+                        "hook to carry a binding, use `gpuenv run` instead");
+}
 
 void bind_env_vars(const fs::path& prefix,
                    const std::vector<std::pair<std::string, std::string>>& vars) {

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -61,6 +62,11 @@ struct UnbindResult {
     std::vector<std::string> kept;
     bool state_file_removed = false;  ///< bind had created conda-meta/state; it is gone again
 };
+
+/// Throws gpuenv::Error unless `prefix` is a conda environment, the only kind whose activation
+/// applies conda-meta/state: not_found when it is missing, usage (suggesting `gpuenv run`) for
+/// a venv or a plain Python; `action` ("bind") starts the message.
+void require_conda_prefix(const std::filesystem::path& prefix, std::string_view action);
 
 /// Sets `vars` in the prefix's conda-meta/state env_vars (an existing variable keeps its
 /// place, a new one is appended), keeps every other key and variable, and records each

@@ -25,6 +25,8 @@ void note_gpu_errors(const GpuInfo& gpu, std::vector<std::string>& errors) {
     note(errors, where, "power", gpu.power_mw);
     note(errors, where, "compute_capability", gpu.compute_capability);
     note(errors, where, "processes", gpu.processes);
+    for (const std::string& text : gpu.notes)
+        errors.push_back(where + "processes: " + text);
     // A GPU without MIG support reports Not Supported for MIG: not worth an error line.
 }
 

@@ -202,8 +202,8 @@ NvmlField<GpuMemory> read_memory(const Symbols& s, abi::Device device) {
     return failed<GpuMemory>(s, code);
 }
 
-// Reads pid and memory from each entry at the stride the symbol implies; both fields sit at
-// the same offsets (0 and 8) in the 16-, 24- and 32-byte layouts.
+// Reads pid and memory from each entry at `stride`; both fields sit at the same offsets (0 and
+// 8) in the 16-, 24- and 32-byte layouts.
 std::vector<GpuProcess> parse_processes(const std::vector<unsigned char>& bytes, unsigned count,
                                         std::size_t stride) {
     std::vector<GpuProcess> processes;
@@ -222,7 +222,65 @@ std::vector<GpuProcess> parse_processes(const std::vector<unsigned char>& bytes,
     return processes;
 }
 
-NvmlField<std::vector<GpuProcess>> read_processes(const Symbols& s, abi::Device device) {
+// Linux's ceiling for pid_max (PID_MAX_LIMIT on 64-bit): no pid is ever larger.
+constexpr std::uint64_t k_pid_limit = 4194304;
+// GPU and compute instance ids are small (a GPU has at most 8 MIG slices); NVML writes
+// 0xFFFFFFFF without MIG.
+constexpr unsigned k_max_instance_id = 64;
+
+// Says whether every entry read at `stride` looks like a process (reference §1.7 step 2): a
+// pid in Linux's range, memory within the GPU's, instance ids unset or small. A wrong stride
+// makes later entries straddle two real ones, which fails these checks.
+bool entries_sane(const std::vector<unsigned char>& bytes, unsigned count, std::size_t stride,
+                  std::optional<std::uint64_t> total_memory) {
+    if (std::size_t{count} * stride > bytes.size())
+        return false;
+    for (unsigned i = 0; i < count; ++i) {
+        const unsigned char* entry = bytes.data() + std::size_t{i} * stride;
+        unsigned pid = 0;
+        std::uint64_t used = 0;
+        std::memcpy(&pid, entry + offsetof(abi::ProcessInfoV1, pid), sizeof(pid));
+        std::memcpy(&used, entry + offsetof(abi::ProcessInfoV1, used_gpu_memory), sizeof(used));
+        if (pid == 0 || pid > k_pid_limit)
+            return false;
+        if (used != abi::k_value_not_available && total_memory && used > *total_memory)
+            return false;
+        if (stride >= sizeof(abi::ProcessInfoV2)) {
+            unsigned gi = 0;
+            unsigned ci = 0;
+            std::memcpy(&gi, entry + offsetof(abi::ProcessInfoV2, gpu_instance_id), sizeof(gi));
+            std::memcpy(&ci, entry + offsetof(abi::ProcessInfoV2, compute_instance_id),
+                        sizeof(ci));
+            for (const unsigned id : {gi, ci}) {
+                if (id != abi::k_instance_id_none && id > k_max_instance_id)
+                    return false;
+            }
+        }
+    }
+    return true;
+}
+
+// Picks the entry size to parse with: the symbol's, unless its entries are garbage and exactly
+// one other layout reads sanely (a driver whose library and header disagree, nvitop #226).
+std::size_t choose_stride(const std::vector<unsigned char>& bytes, unsigned count,
+                          std::size_t expected, std::optional<std::uint64_t> total_memory) {
+    if (count < 2 || entries_sane(bytes, count, expected, total_memory))
+        return expected;  // with one entry every layout reads the same pid and memory
+    std::size_t found = 0;
+    for (const std::size_t stride : {sizeof(abi::ProcessInfoV1), sizeof(abi::ProcessInfoV2),
+                                     sizeof(abi::ProcessDetailV1)}) {
+        if (stride == expected || !entries_sane(bytes, count, stride, total_memory))
+            continue;
+        if (found != 0)
+            return expected;  // two candidates: no basis to choose, keep what the symbol says
+        found = stride;
+    }
+    return found != 0 ? found : expected;
+}
+
+NvmlField<std::vector<GpuProcess>> read_processes(const Symbols& s, abi::Device device,
+                                                  std::optional<std::uint64_t> total_memory,
+                                                  std::vector<std::string>& notes) {
     const ProcessCall& call = s.processes;
     if (call.function == nullptr) {
         return failed<std::vector<GpuProcess>>(s, abi::k_error_function_not_found);
@@ -232,8 +290,10 @@ NvmlField<std::vector<GpuProcess>> read_processes(const Symbols& s, abi::Device 
     std::vector<unsigned char> bytes;
     for (int attempt = 0; attempt < k_process_attempts && code == abi::k_error_insufficient_size;
          ++attempt) {
+        // Slack for a list that grows between the calls, and room for the 32-byte layout
+        // whatever the symbol's, since a driver with a mismatched layout writes that much.
         const unsigned capacity = std::min(count * 2 + 5, k_max_process_entries);
-        bytes.assign(std::size_t{capacity} * call.entry_size, 0xAA);
+        bytes.assign(std::size_t{capacity} * sizeof(abi::ProcessDetailV1), 0xAA);
         count = capacity;
         code = call.function(device, &count, bytes.data());
         count = std::min(count, capacity);
@@ -244,7 +304,14 @@ NvmlField<std::vector<GpuProcess>> read_processes(const Symbols& s, abi::Device 
     if (bytes.empty()) {
         return succeeded(std::vector<GpuProcess>{});
     }
-    return succeeded(parse_processes(bytes, count, call.entry_size));
+    const std::size_t stride = choose_stride(bytes, count, call.entry_size, total_memory);
+    if (stride != call.entry_size) {
+        notes.push_back(std::string(call.symbol) + " wrote " + std::to_string(stride) +
+                        "-byte process entries where " + std::to_string(call.entry_size) +
+                        " were expected; read them as " + std::to_string(stride) +
+                        "-byte entries (a driver library that disagrees with its own header)");
+    }
+    return succeeded(parse_processes(bytes, count, stride));
 }
 
 NvmlField<std::string> read_string(const Symbols& s, abi::DeviceGetStringFn fn,
@@ -382,7 +449,9 @@ GpuInfo read_gpu(const Symbols& s, unsigned index) {
     } else {
         gpu.mig_devices = succeeded(std::vector<MigDevice>{});
     }
-    gpu.processes = read_processes(s, device);
+    gpu.processes = read_processes(
+        s, device, gpu.memory.ok() ? std::optional(gpu.memory.value->total) : std::nullopt,
+        gpu.notes);
     return gpu;
 }
 

@@ -89,6 +89,9 @@ struct GpuInfo {
     NvmlField<MigMode> mig_mode;
     NvmlField<std::vector<MigDevice>> mig_devices;  ///< empty when MIG is disabled
     NvmlField<std::vector<GpuProcess>> processes;
+    /// What gpuenv had to work around while reading this GPU (a process-entry layout that
+    /// disagreed with the symbol); shown as warnings.
+    std::vector<std::string> notes;
 };
 
 /// Holds everything one NVML scan read, as plain data.
