@@ -1,6 +1,7 @@
 #include <support/run_gpuenv.hpp>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,7 +28,9 @@ std::string slurp(const std::filesystem::path& p) {
 
 }  // namespace
 
-RunResult run_command(const std::vector<std::string>& argv, const RunEnv& env) {
+namespace {
+
+std::vector<std::string> environment_for(const RunEnv& env) {
     std::map<std::string, std::string> vars;
     for (char** e = environ; *e != nullptr; ++e) {
         const std::string entry(*e);
@@ -49,6 +52,13 @@ RunResult run_command(const std::vector<std::string>& argv, const RunEnv& env) {
     std::vector<std::string> env_strings;
     for (const auto& [name, value] : vars)
         env_strings.push_back(name + "=" + value);
+    return env_strings;
+}
+
+// Starts argv with stdin from /dev/null and stdout/stderr into files under `capture`.
+int spawn_captured(const std::vector<std::string>& argv, const RunEnv& env,
+                   const std::filesystem::path& capture) {
+    std::vector<std::string> env_strings = environment_for(env);
     std::vector<char*> envp;
     for (auto& s : env_strings)
         envp.push_back(s.data());
@@ -57,8 +67,6 @@ RunResult run_command(const std::vector<std::string>& argv, const RunEnv& env) {
     for (const auto& a : argv)
         args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
-
-    TempDir capture;
     const auto out_path = capture / "stdout";
     const auto err_path = capture / "stderr";
     posix_spawn_file_actions_t actions;
@@ -73,14 +81,57 @@ RunResult run_command(const std::vector<std::string>& argv, const RunEnv& env) {
     posix_spawn_file_actions_destroy(&actions);
     if (rc != 0)
         throw std::runtime_error("cannot start " + argv[0]);
+    return pid;
+}
+
+RunResult collect(int pid, const std::filesystem::path& capture) {
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
     RunResult result;
     result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    result.out = slurp(out_path);
-    result.err = slurp(err_path);
+    result.out = slurp(capture / "stdout");
+    result.err = slurp(capture / "stderr");
     return result;
+}
+
+}  // namespace
+
+RunResult run_command(const std::vector<std::string>& argv, const RunEnv& env) {
+    TempDir capture;
+    return collect(spawn_captured(argv, env, capture.path()), capture.path());
+}
+
+BackgroundCommand::BackgroundCommand(const std::vector<std::string>& argv, const RunEnv& env) {
+    char pattern[] = "/tmp/gpuenv-bg-XXXXXX";
+    if (::mkdtemp(pattern) == nullptr)
+        throw std::runtime_error("cannot create a temp dir");
+    m_capture = pattern;
+    m_pid = spawn_captured(argv, env, m_capture);
+}
+
+BackgroundCommand::~BackgroundCommand() {
+    if (!m_reaped) {
+        ::kill(m_pid, SIGKILL);
+        int status = 0;
+        while (::waitpid(m_pid, &status, 0) < 0 && errno == EINTR) {
+        }
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(m_capture, ec);
+}
+
+RunResult BackgroundCommand::wait() {
+    RunResult result = collect(m_pid, m_capture);
+    m_reaped = true;
+    return result;
+}
+
+std::unique_ptr<BackgroundCommand> start_gpuenv(const std::vector<std::string>& args,
+                                                const RunEnv& env) {
+    std::vector<std::string> argv{GPUENV_BINARY};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return std::make_unique<BackgroundCommand>(argv, env);
 }
 
 RunResult run_gpuenv(const std::vector<std::string>& args, const RunEnv& env) {

@@ -31,6 +31,10 @@ const std::vector<CommandSpec>& commands() {
         {"bind", "make `conda activate` of an environment set CUDA_VISIBLE_DEVICES to chosen GPUs",
          setup_bind},
         {"unbind", "remove exactly what `gpuenv bind` added to an environment", setup_unbind},
+        {"run", "run a command in an environment, on free GPUs held under a lease", setup_run},
+        {"leases", "show who holds which GPU lease, since when, for which command", setup_leases},
+        {"zombies", "find processes that hold GPU memory and should not; --kill ends your own",
+         setup_zombies},
     };
     return table;
 }

@@ -13,11 +13,13 @@
 
 #include <gpuenv/cli/command.hpp>
 #include <gpuenv/cli/env_options.hpp>
+#include <gpuenv/cli/lease_view.hpp>
 #include <gpuenv/cli/nvml_loader.hpp>
 #include <gpuenv/cli/output.hpp>
 #include <gpuenv/core/env/state_file.hpp>
 #include <gpuenv/core/gpu/gpu_selection.hpp>
 #include <gpuenv/core/gpu/visibility.hpp>
+#include <gpuenv/core/run/gpu_allocation.hpp>
 #include <gpuenv/util/text.hpp>
 
 namespace gpuenv::cli {
@@ -74,8 +76,10 @@ int run_bind(const BindRequest& request) {
         snapshot = nvml.snapshot();
         caller = gpu::resolve_outer_restriction(from_environment, gpu::machine_gpus(snapshot));
     }
-    // TODO(#6): pass the lease holders once leases exist, so a leased GPU is warned about.
-    const gpu::BindPlan plan = gpu::plan_binding(request.gpus, snapshot, caller, {});
+    gpuenv::Diagnostics lease_warnings;
+    const auto holders = core::run::lease_holders(read_current_leases(lease_warnings));
+    print_warnings(lease_warnings);
+    const gpu::BindPlan plan = gpu::plan_binding(request.gpus, snapshot, caller, holders);
     core::env::bind_env_vars(prefix.path, plan.vars);
     print_warnings(plan.warnings);
     if (!request.json) {

@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include <gpuenv/cli/command.hpp>
+#include <gpuenv/cli/lease_view.hpp>
 #include <gpuenv/cli/nvml_loader.hpp>
 #include <gpuenv/cli/output.hpp>
 #include <gpuenv/core/gpu/gpu_report.hpp>
@@ -57,6 +58,7 @@ Json process_json(const gpu::GpuProcessRow& row) {
     j["environment"] = info.environment.empty() ? Json(nullptr) : Json(info.environment);
     j["used_memory_bytes"] = row.nvml.used_memory ? Json(*row.nvml.used_memory) : Json(nullptr);
     j["visible_in_proc"] = info.visible;
+    j["lease"] = row.lease.empty() ? Json(nullptr) : Json(row.lease);
     return j;
 }
 
@@ -95,6 +97,7 @@ Json gpu_json(const gpu::GpuRow& row) {
         }
     }
     j["mig_devices"] = std::move(mig);
+    j["lease"] = row.lease.empty() ? Json(nullptr) : Json(row.lease);
     Json processes = Json::array();
     for (const auto& p : row.processes)
         processes.push_back(process_json(p));
@@ -132,23 +135,34 @@ std::string gpu_line(const gpu::GpuInfo& g) {
 }
 
 std::string processes_text(const gpu::GpuRow& row) {
+    const std::string lease_line = row.lease.empty() ? "" : "    leased by " + row.lease + "\n";
     if (row.processes.empty())
-        return "    no processes\n";
-    util::Table table({"PID", "USER", "MEMORY", "ELAPSED", "ENV", "COMMAND"});
+        return lease_line + "    no processes\n";
+    // A LEASE column only under a leased GPU: it tells the job's processes from intruders.
+    const bool leased = !row.lease.empty();
+    std::vector<std::string> headers = {"PID", "USER", "MEMORY", "ELAPSED", "ENV"};
+    if (leased)
+        headers.emplace_back("LEASE");
+    headers.emplace_back("COMMAND");
+    util::Table table(headers);
     for (const auto& p : row.processes) {
         const std::string memory =
             p.nvml.used_memory ? fmt::format("{} MiB", *p.nvml.used_memory / k_mib) : "n/a";
+        std::vector<std::string> cells;
         if (!p.info.visible) {
-            table.add_row(
-                {std::to_string(p.nvml.pid), "", memory, "", "", "(other PID namespace)"});
-            continue;
+            cells = {std::to_string(p.nvml.pid), "", memory, "", ""};
+        } else {
+            cells = {std::to_string(p.nvml.pid), p.info.user, memory,
+                     p.info.elapsed_s ? gpu::format_elapsed(*p.info.elapsed_s) : "n/a",
+                     p.info.environment.empty() ? "-" : environment_label(p.info.environment)};
         }
-        table.add_row({std::to_string(p.nvml.pid), p.info.user, memory,
-                       p.info.elapsed_s ? gpu::format_elapsed(*p.info.elapsed_s) : "n/a",
-                       p.info.environment.empty() ? "-" : environment_label(p.info.environment),
-                       gpu::cmdline_to_text(p.info.command, k_command_width)});
+        if (leased)
+            cells.emplace_back(p.lease.empty() ? "outside" : "held");
+        cells.push_back(p.info.visible ? gpu::cmdline_to_text(p.info.command, k_command_width)
+                                       : "(other PID namespace)");
+        table.add_row(std::move(cells));
     }
-    std::string text;
+    std::string text = lease_line;
     const std::string rendered = table.render();
     std::size_t pos = 0;
     while (pos < rendered.size()) {
@@ -179,7 +193,10 @@ int run_gpus(const GpusRequest& request) {
     const gpu::NvmlSnapshot snapshot = nvml.snapshot();
     if (snapshot.gpus.empty())
         throw Error(ExitCode::no_gpu, "no NVIDIA GPU found");
-    const gpu::GpuReport report = gpu::build_gpu_report(snapshot, gpu::read_process_info);
+    gpuenv::Diagnostics lease_warnings;
+    const auto leases = report_leases(read_current_leases(lease_warnings));
+    print_warnings(lease_warnings);
+    const gpu::GpuReport report = gpu::build_gpu_report(snapshot, gpu::read_process_info, leases);
     if (request.json)
         print_report_json(report);
     else

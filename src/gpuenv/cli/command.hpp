@@ -43,5 +43,11 @@ CommandAction setup_gpus(CLI::App& command);
 CommandAction setup_bind(CLI::App& command);
 /// Declares `gpuenv unbind`.
 CommandAction setup_unbind(CLI::App& command);
+/// Declares `gpuenv run`.
+CommandAction setup_run(CLI::App& command);
+/// Declares `gpuenv leases`.
+CommandAction setup_leases(CLI::App& command);
+/// Declares `gpuenv zombies`.
+CommandAction setup_zombies(CLI::App& command);
 
 }  // namespace gpuenv::cli

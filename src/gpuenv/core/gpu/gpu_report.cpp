@@ -1,5 +1,8 @@
 #include <gpuenv/core/gpu/gpu_report.hpp>
 
+#include <map>
+#include <optional>
+
 namespace gpuenv::core::gpu {
 namespace {
 
@@ -30,9 +33,35 @@ void note_gpu_errors(const GpuInfo& gpu, std::vector<std::string>& errors) {
     // A GPU without MIG support reports Not Supported for MIG: not worth an error line.
 }
 
+// Bounds the walk up the process tree (a loop in a broken /proc must not hang gpus).
+constexpr int k_max_ancestry = 64;
+
+// Says whether `ancestor` is `info`'s process or one of its ancestors, walking parents through
+// `lookup` (results cached: the processes of one job share their ancestry).
+bool descends_from(const ProcessInfo& info, long ancestor, const ProcessLookup& lookup,
+                   std::map<unsigned, std::optional<int>>& parents) {
+    if (!info.visible)
+        return false;
+    if (static_cast<long>(info.pid) == ancestor)
+        return true;
+    std::optional<int> parent = info.ppid;
+    for (int depth = 0; depth < k_max_ancestry && parent && *parent > 1; ++depth) {
+        if (*parent == ancestor)
+            return true;
+        const auto pid = static_cast<unsigned>(*parent);
+        auto cached = parents.find(pid);
+        if (cached == parents.end())
+            cached = parents.emplace(pid, lookup(pid).ppid).first;
+        parent = cached->second;
+    }
+    return false;
+}
+
 }  // namespace
 
-GpuReport build_gpu_report(const NvmlSnapshot& snapshot, const ProcessLookup& lookup) {
+GpuReport build_gpu_report(const NvmlSnapshot& snapshot, const ProcessLookup& lookup,
+                           const std::map<std::string, GpuLease>& leases) {
+    std::map<unsigned, std::optional<int>> parents;
     GpuReport report;
     report.driver_version = snapshot.driver_version;
     report.cuda_driver_version = snapshot.cuda_driver_version;
@@ -43,9 +72,20 @@ GpuReport build_gpu_report(const NvmlSnapshot& snapshot, const ProcessLookup& lo
         GpuRow row;
         row.gpu = gpu;
         note_gpu_errors(gpu, report.errors);
+        const GpuLease* lease = nullptr;
+        if (gpu.uuid.ok()) {
+            if (auto found = leases.find(*gpu.uuid.value); found != leases.end()) {
+                lease = &found->second;
+                row.lease = lease->holder;
+            }
+        }
         if (gpu.processes.ok()) {
-            for (const GpuProcess& process : *gpu.processes.value)
-                row.processes.push_back({process, lookup(process.pid), {}});
+            for (const GpuProcess& process : *gpu.processes.value) {
+                GpuProcessRow process_row{process, lookup(process.pid), {}};
+                if (lease != nullptr && descends_from(process_row.info, lease->pid, lookup, parents))
+                    process_row.lease = lease->holder;
+                row.processes.push_back(std::move(process_row));
+            }
         }
         report.gpus.push_back(std::move(row));
     }

@@ -3,6 +3,7 @@
 // `gpuenv gpus`: NVML's GPUs and their processes, each process joined with what /proc says
 // about it (who runs it, what, for how long, in which environment).
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -15,12 +16,21 @@ namespace gpuenv::core::gpu {
 struct GpuProcessRow {
     GpuProcess nvml;
     ProcessInfo info;
-    std::string lease;  ///< TODO(#6): the lease holding this GPU; always empty until leases exist
+    /// The lease this process runs under: the GPU's lease when the process is its holder or
+    /// a descendant of it; "" when it runs outside any lease.
+    std::string lease;
+};
+
+/// Describes the held lease of a GPU for the report.
+struct GpuLease {
+    long pid = 0;        ///< the holder's pid (gpuenv run)
+    std::string holder;  ///< "bob (pid 4242, since ...: python train.py)"
 };
 
 /// Describes one GPU with its processes.
 struct GpuRow {
     GpuInfo gpu;
+    std::string lease;  ///< who holds the GPU's lease; "" when nobody does
     std::vector<GpuProcessRow> processes;
 };
 
@@ -32,7 +42,10 @@ struct GpuReport {
     std::vector<std::string> errors;  ///< "gpu 0: power: Not Supported", one per failed field
 };
 
-/// Joins a snapshot's GPUs and processes with `lookup`'s process info and lists failed fields.
-[[nodiscard]] GpuReport build_gpu_report(const NvmlSnapshot& snapshot, const ProcessLookup& lookup);
+/// Joins a snapshot's GPUs and processes with `lookup`'s process info and the held leases
+/// (GPU UUID -> lease), and lists failed fields. A process belongs to a lease when the lease's
+/// holder is the process or one of its ancestors (`lookup` gives the parents).
+[[nodiscard]] GpuReport build_gpu_report(const NvmlSnapshot& snapshot, const ProcessLookup& lookup,
+                                         const std::map<std::string, GpuLease>& leases = {});
 
 }  // namespace gpuenv::core::gpu
