@@ -47,6 +47,16 @@ if ! "$gpuenv" verify --files full -p "$work/env" >/dev/null; then
 fi
 
 echo
+echo "## GPUs: gpuenv gpus and gpuenv run ($(nproc) cores, $runs runs each)"
+echo
+python3 "$here/gpu_bench.py" "$build" "$work/env" "$runs"
+
+echo
+echo "## gpuenv fleet check ($(nproc) cores, 5 runs each)"
+echo
+"$here/fleet_bench.sh" "$build" "$work/env" 5
+
+echo
 echo "## Spec engine (one timed loop per line, single thread)"
 echo
 echo "Conda versions, version specs and MatchSpecs (no Python peer runs here: conda is not installable from Debian):"

@@ -26,6 +26,8 @@ const std::vector<CommandSpec>& commands() {
          setup_diff},
         {"verify", "check an environment against a lock, an environment.yml and its own files",
          setup_verify},
+        {"fleet", "compare environments or GPUs across many nodes (ssh, srun, kubectl, template)",
+         setup_fleet},
         {"gpus", "show every GPU and who uses it: user, elapsed time, environment, command",
          setup_gpus},
         {"bind", "make `conda activate` of an environment set CUDA_VISIBLE_DEVICES to chosen GPUs",

@@ -37,6 +37,8 @@ CommandAction setup_fingerprint(CLI::App& command);
 CommandAction setup_diff(CLI::App& command);
 /// Declares `gpuenv verify`.
 CommandAction setup_verify(CLI::App& command);
+/// Declares `gpuenv fleet` (check, gpus).
+CommandAction setup_fleet(CLI::App& command);
 /// Declares `gpuenv gpus`.
 CommandAction setup_gpus(CLI::App& command);
 /// Declares `gpuenv bind`.

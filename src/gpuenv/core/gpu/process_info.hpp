@@ -21,6 +21,11 @@ struct StatFields {
     std::uint64_t start_ticks = 0;  ///< field 22: clock ticks after boot
 };
 
+/// Reads a /proc file (whose size /proc does not tell) up to `max_bytes`; nothing when it
+/// cannot be opened or read.
+[[nodiscard]] std::optional<std::string> read_proc_file(const std::string& path,
+                                                        std::size_t max_bytes);
+
 /// Parses a /proc/PID/stat line, reading the fields after the last ')' (comm may hold any
 /// character); returns nothing when the line is malformed.
 [[nodiscard]] std::optional<StatFields> parse_stat_line(std::string_view line);

@@ -15,24 +15,12 @@ namespace {
 constexpr std::size_t k_max_read = 64 * 1024;
 constexpr std::size_t k_max_command = 4096;
 
-std::optional<std::string> read_proc_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-        return std::nullopt;
-    std::string text(k_max_read, '\0');
-    in.read(text.data(), static_cast<std::streamsize>(text.size()));
-    if (in.bad())
-        return std::nullopt;
-    text.resize(static_cast<std::size_t>(in.gcount()));
-    return text;
-}
-
 std::string proc_dir(int pid) {
     return "/proc/" + std::to_string(pid);
 }
 
 std::optional<JobStat> read_job_stat(int pid) {
-    const auto line = read_proc_file(proc_dir(pid) + "/stat");
+    const auto line = read_proc_file(proc_dir(pid) + "/stat", k_max_read);
     return line ? parse_job_stat(*line) : std::nullopt;
 }
 
@@ -50,7 +38,7 @@ std::set<unsigned> pids_of(const NvmlSnapshot& snapshot) {
 // Reads the facts of one pid; the CPU ticks are those since `ticks_before` when known.
 std::optional<ProcessFacts> read_facts(unsigned pid, std::optional<std::uint64_t> ticks_before) {
     const std::string dir = proc_dir(static_cast<int>(pid));
-    const auto stat_line = read_proc_file(dir + "/stat");
+    const auto stat_line = read_proc_file(dir + "/stat", k_max_read);
     if (!stat_line)
         return std::nullopt;
     const auto fields = parse_stat_line(*stat_line);
@@ -64,9 +52,9 @@ std::optional<ProcessFacts> read_facts(unsigned pid, std::optional<std::uint64_t
     facts.pgid_leader_exists = job->pgid <= 0 || ::stat(proc_dir(job->pgid).c_str(), &st) == 0;
     if (const auto parent = read_job_stat(fields->ppid))
         facts.parent_pgid = parent->pgid;
-    if (const auto cmdline = read_proc_file(proc_dir(fields->ppid) + "/cmdline"))
+    if (const auto cmdline = read_proc_file(proc_dir(fields->ppid) + "/cmdline", k_max_read))
         facts.parent_command = cmdline_to_text(*cmdline, k_max_command);
-    if (const auto status = read_proc_file(dir + "/status"))
+    if (const auto status = read_proc_file(dir + "/status", k_max_read))
         facts.uid = parse_status_uid(*status);
     if (ticks_before && job->cpu_ticks >= *ticks_before)
         facts.cpu_ticks_used = job->cpu_ticks - *ticks_before;
