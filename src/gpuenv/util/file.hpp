@@ -4,23 +4,36 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace gpuenv::util {
 
-/// Owns a file descriptor and closes it on scope exit.
+/// Owns a file descriptor and closes it on scope exit; ownership moves.
 class FdGuard {
   public:
+    FdGuard() = default;
     /// Takes ownership of fd (a negative value owns nothing).
     explicit FdGuard(int fd) : m_fd(fd) {}
+    FdGuard(FdGuard&& other) noexcept : m_fd(other.m_fd) { other.m_fd = -1; }
+    FdGuard& operator=(FdGuard&& other) noexcept {
+        std::swap(m_fd, other.m_fd);
+        return *this;
+    }
     FdGuard(const FdGuard&) = delete;
     FdGuard& operator=(const FdGuard&) = delete;
     ~FdGuard();
 
     /// Returns the descriptor.
     [[nodiscard]] int get() const { return m_fd; }
+    /// Gives up ownership and returns the descriptor.
+    [[nodiscard]] int release() {
+        const int fd = m_fd;
+        m_fd = -1;
+        return fd;
+    }
 
   private:
-    int m_fd;
+    int m_fd = -1;
 };
 
 /// Reads a whole file into a string; throws Error(not_found) naming the file and the reason.

@@ -13,6 +13,9 @@ namespace gpuenv::util {
 /// Returns an ASCII-lowercased copy.
 [[nodiscard]] std::string to_lower(std::string_view s);
 
+/// Returns an ASCII-uppercased copy (conda's str.upper() on variable names).
+[[nodiscard]] std::string to_upper(std::string_view s);
+
 /// Splits on a separator character, keeping empty fields.
 [[nodiscard]] std::vector<std::string_view> split(std::string_view s, char sep);
 

@@ -288,15 +288,6 @@ std::string failure_message(const std::string& path, std::string_view text,
            std::to_string(where.column) + ": " + failure.reason;
 }
 
-std::string upper(std::string_view s) {
-    std::string out(s);
-    for (char& c : out) {
-        if (c >= 'a' && c <= 'z')
-            c = static_cast<char>(c - 'a' + 'A');
-    }
-    return out;
-}
-
 // conda's activation (activate.py): merge the sources as Python dicts do (a key set again
 // keeps its first position), drop the unset sentinel, then uppercase names in that order so
 // that a later spelling wins. Each value remembers its source for the PATH warning.
@@ -330,7 +321,7 @@ std::map<std::string, std::string> apply_rules(const std::vector<Pairs>& package
     for (auto& [key, entry] : merged) {
         if (entry.value == k_unset)
             continue;
-        std::string name = upper(key);
+        std::string name = util::to_upper(key);
         if (name == "PATH") {
             warnings.push_back({*entry.source, 0, 0,
                                 "PATH is reserved and is not set on activation (conda ignores "

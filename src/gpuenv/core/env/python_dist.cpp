@@ -34,21 +34,7 @@ constexpr std::size_t k_max_header_bytes = std::size_t{64} * 1024;
 constexpr std::size_t k_max_installer_bytes = 256;
 constexpr std::size_t k_max_direct_url_bytes = std::size_t{1024} * 1024;
 
-// Closes a descriptor on scope exit.
-class Fd {
-  public:
-    explicit Fd(int fd) : m_fd(fd) {}
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    ~Fd() {
-        if (m_fd >= 0)
-            ::close(m_fd);
-    }
-    [[nodiscard]] int get() const { return m_fd; }
-
-  private:
-    int m_fd;
-};
+using Fd = util::FdGuard;
 
 // Closes a directory stream on scope exit.
 class Dir {

@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include <gpuenv/util/error.hpp>
+#include <gpuenv/util/file.hpp>
 
 namespace gpuenv::core::gpu {
 namespace {
@@ -50,28 +51,7 @@ std::string errno_text(int err) {
     return std::strerror(err);
 }
 
-// Owns a descriptor inside this file (util::FdGuard cannot be moved).
-class Fd {
-  public:
-    Fd() = default;
-    explicit Fd(int fd) : m_fd(fd) {}
-    Fd(Fd&& other) noexcept : m_fd(std::exchange(other.m_fd, -1)) {}
-    Fd& operator=(Fd&& other) noexcept {
-        std::swap(m_fd, other.m_fd);
-        return *this;
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    ~Fd() {
-        if (m_fd >= 0)
-            ::close(m_fd);
-    }
-    [[nodiscard]] int get() const { return m_fd; }
-    [[nodiscard]] int release() { return std::exchange(m_fd, -1); }
-
-  private:
-    int m_fd = -1;
-};
+using Fd = util::FdGuard;
 
 bool is_record_char(char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||

@@ -14,6 +14,7 @@
 #include <gpuenv/util/file.hpp>
 #include <gpuenv/util/text.hpp>
 #include <gpuenv/util/units.hpp>
+#include <gpuenv/core/yaml_location.hpp>
 
 namespace gpuenv::core::gpu {
 namespace {
@@ -24,19 +25,6 @@ constexpr std::size_t k_max_size = 1U << 20;  // far beyond any real policy file
 constexpr std::uint64_t k_mib = 1ULL << 20;
 constexpr std::size_t k_max_index_digits = 6;  // no machine has a million GPUs
 
-// Builds "path:line:column: message" from a yaml-cpp mark (0-based), as environment_yml does.
-[[noreturn]] void fail(const fs::path& path, const YAML::Mark& mark, const std::string& message) {
-    std::string where = path.string();
-    if (!mark.is_null()) {
-        where += ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
-    }
-    throw Error(ExitCode::not_found, where + ": " + message);
-}
-
-Diagnostic warning(const fs::path& path, const YAML::Mark& mark, std::string message) {
-    return {path.string(), mark.is_null() ? 0 : mark.line + 1, mark.is_null() ? 0 : mark.column + 1,
-            std::move(message)};
-}
 
 std::string where(const fs::path& path, const YAML::Mark& mark) {
     return path.string() + ":" + std::to_string(mark.is_null() ? 0 : mark.line + 1);
@@ -44,7 +32,7 @@ std::string where(const fs::path& path, const YAML::Mark& mark) {
 
 std::string scalar(const YAML::Node& node, const fs::path& path, std::string_view what) {
     if (!node.IsScalar())
-        fail(path, node.Mark(), std::string(what) + " must be a string");
+        fail_at(path, node.Mark(), std::string(what) + " must be a string");
     return node.Scalar();
 }
 
@@ -55,14 +43,14 @@ void for_each_entry(const YAML::Node& node, const fs::path& path, std::string_vi
     if (node.IsNull())
         return;
     if (!node.IsMap())
-        fail(path, node.Mark(), std::string(what) + " must be a mapping");
+        fail_at(path, node.Mark(), std::string(what) + " must be a mapping");
     std::map<std::string, int> seen;
     for (const auto& entry : node) {
         const std::string key = scalar(entry.first, path, "a key");
         const int line = entry.first.Mark().is_null() ? 0 : entry.first.Mark().line + 1;
         const auto [it, inserted] = seen.emplace(key, line);
         if (!inserted) {
-            fail(path, entry.first.Mark(),
+            fail_at(path, entry.first.Mark(),
                  "duplicate key '" + key + "' (first at line " + std::to_string(it->second) + ")");
         }
         fn(key, entry.first, entry.second);
@@ -80,14 +68,14 @@ std::uint64_t whole_number(const YAML::Node& node, const fs::path& path, std::st
     const std::string text = scalar(node, path, what);
     const std::string_view s = util::trim(text);
     if (!s.empty() && s.front() == '-')
-        fail(path, node.Mark(), std::string(what) + " must not be negative, got '" + text + "'");
+        fail_at(path, node.Mark(), std::string(what) + " must not be negative, got '" + text + "'");
     if (!all_digits(s))
-        fail(path, node.Mark(), std::string(what) + " must be a whole number, got '" + text + "'");
+        fail_at(path, node.Mark(), std::string(what) + " must be a whole number, got '" + text + "'");
     std::uint64_t value = 0;
     for (const char c : s) {
         const auto digit = static_cast<std::uint64_t>(c - '0');
         if (value > (max - digit) / 10)
-            fail(path, node.Mark(), std::string(what) + " is too large: '" + text + "'");
+            fail_at(path, node.Mark(), std::string(what) + " is too large: '" + text + "'");
         value = value * 10 + digit;
     }
     return value;
@@ -99,14 +87,14 @@ unsigned percent(const YAML::Node& node, const fs::path& path, std::string_view 
     if (!s.empty() && s.back() == '%')
         s = util::trim(s.substr(0, s.size() - 1));
     if (!s.empty() && s.front() == '-')
-        fail(path, node.Mark(), std::string(what) + " must not be negative, got '" + text + "'");
+        fail_at(path, node.Mark(), std::string(what) + " must not be negative, got '" + text + "'");
     if (!all_digits(s))
-        fail(path, node.Mark(),
+        fail_at(path, node.Mark(),
              std::string(what) + " must be a whole percentage 0-100, got '" + text + "'");
     while (s.size() > 1 && s.front() == '0')
         s.remove_prefix(1);
     if (s.size() > 3 || std::stoul(std::string(s)) > 100)
-        fail(path, node.Mark(), std::string(what) + " must be at most 100%, got '" + text + "'");
+        fail_at(path, node.Mark(), std::string(what) + " must be at most 100%, got '" + text + "'");
     return static_cast<unsigned>(std::stoul(std::string(s)));
 }
 
@@ -115,7 +103,7 @@ std::uint64_t size(const YAML::Node& node, const fs::path& path, std::string_vie
     std::string error;
     const auto value = util::parse_size(text, error);
     if (!value)
-        fail(path, node.Mark(), std::string(what) + ": " + error);
+        fail_at(path, node.Mark(), std::string(what) + ": " + error);
     return *value;
 }
 
@@ -128,17 +116,17 @@ std::string gpu_entry(const YAML::Node& node, const fs::path& path) {
     std::string text = std::string(util::trim(scalar(node, path, "a GPU entry")));
     if (all_digits(text)) {
         if (text.size() > k_max_index_digits)
-            fail(path, node.Mark(), "GPU index '" + text + "' is too large");
+            fail_at(path, node.Mark(), "GPU index '" + text + "' is too large");
         return std::to_string(std::stoul(text));  // "01" names GPU 1 as nvidia-smi -i does
     }
     if (starts_with_ignoring_case(text, "GPU-") || starts_with_ignoring_case(text, "MIG-")) {
         if (text.size() == 4)
-            fail(path, node.Mark(), "'" + text + "' names no GPU: give at least part of the UUID");
+            fail_at(path, node.Mark(), "'" + text + "' names no GPU: give at least part of the UUID");
         return text;
     }
     if (text == "all" || text == "none")
-        fail(path, node.Mark(), "'" + text + "' stands alone: write gpus: " + text);
-    fail(path, node.Mark(),
+        fail_at(path, node.Mark(), "'" + text + "' stands alone: write gpus: " + text);
+    fail_at(path, node.Mark(),
          "GPU entry '" + text + "' is not an index such as 0 or a UUID such as GPU-8932f937");
 }
 
@@ -150,7 +138,7 @@ std::optional<std::vector<std::string>> gpu_list(const YAML::Node& node, const f
         return std::vector<std::string>{};
     }
     if (!node.IsSequence())
-        fail(path, node.Mark(), what + " must be all, none or a list such as [0, 1]");
+        fail_at(path, node.Mark(), what + " must be all, none or a list such as [0, 1]");
     std::vector<std::string> entries;
     for (const auto& item : node)
         entries.push_back(gpu_entry(item, path));
@@ -172,7 +160,7 @@ GpuRule parse_rule(const YAML::Node& node, const fs::path& path, const YAML::Mar
                     value, path, rule.key + ".max_gpus", std::numeric_limits<unsigned>::max()));
             } else {
                 warnings.push_back(
-                    warning(path, name_node.Mark(),
+                    warning_at(path, name_node.Mark(),
                             "unknown key '" + rule.key + "." + name + "' is ignored"));
             }
         });
@@ -210,7 +198,7 @@ void parse_limits(const YAML::Node& node, const fs::path& path, Policy& policy) 
                               });
             } else {
                 policy.warnings.push_back(
-                    warning(path, key_node.Mark(), "unknown key 'limits." + key + "' is ignored"));
+                    warning_at(path, key_node.Mark(), "unknown key 'limits." + key + "' is ignored"));
             }
         });
 }
@@ -220,12 +208,12 @@ void parse_user_settings(const YAML::Node& node, const fs::path& path, Policy& p
     if (node.IsNull())
         return;
     if (!node.IsSequence())
-        fail(path, node.Mark(), "user_settings must be a list such as [free.max_utilization]");
+        fail_at(path, node.Mark(), "user_settings must be a list such as [free.max_utilization]");
     for (const auto& item : node) {
         const std::string name = scalar(item, path, "a user setting");
         if (name != k_setting_max_process_memory && name != k_setting_max_utilization) {
             policy.warnings.push_back(
-                warning(path, item.Mark(), "unknown user setting '" + name + "' is ignored"));
+                warning_at(path, item.Mark(), "unknown user setting '" + name + "' is ignored"));
             continue;
         }
         if (std::find(policy.user_settings.begin(), policy.user_settings.end(), name) ==
@@ -253,9 +241,9 @@ void parse_free(const YAML::Node& node, const fs::path& path, FileKind kind, Pol
                 setting == k_setting_max_process_memory || setting == k_setting_max_utilization;
             if (!known) {
                 policy.warnings.push_back(
-                    warning(path, key_node.Mark(), "unknown key '" + setting + "' is ignored"));
+                    warning_at(path, key_node.Mark(), "unknown key '" + setting + "' is ignored"));
             } else if (!allowed(setting)) {
-                policy.warnings.push_back(warning(path, key_node.Mark(),
+                policy.warnings.push_back(warning_at(path, key_node.Mark(),
                                                   setting + " is set by " + policy.path.string() +
                                                       " (not in its user_settings); ignored"));
             } else if (setting == k_setting_max_process_memory) {
@@ -273,10 +261,10 @@ YAML::Node load_yaml(std::string_view text, const fs::path& path) {
     try {
         YAML::Node root = YAML::Load(std::string(text));
         if (!root.IsNull() && !root.IsMap())
-            fail(path, root.Mark(), "expected a mapping with free, limits and user_settings");
+            fail_at(path, root.Mark(), "expected a mapping with free, limits and user_settings");
         return root;
     } catch (const YAML::Exception& e) {
-        fail(path, e.mark, e.msg);
+        fail_at(path, e.mark, e.msg);
     }
 }
 
@@ -303,11 +291,11 @@ Policy parse_policy(std::string_view text, const fs::path& path) {
                     parse_user_settings(value, path, policy);
                 } else {
                     policy.warnings.push_back(
-                        warning(path, key_node.Mark(), "unknown key '" + key + "' is ignored"));
+                        warning_at(path, key_node.Mark(), "unknown key '" + key + "' is ignored"));
                 }
             });
     } catch (const YAML::Exception& e) {
-        fail(path, e.mark, e.msg);
+        fail_at(path, e.mark, e.msg);
     }
     return policy;
 }
@@ -324,16 +312,16 @@ void apply_user_settings(Policy& policy, std::string_view text, const fs::path& 
                     parse_free(value, path, FileKind::user, updated);
                 } else if (key == "limits" || key == "user_settings") {
                     updated.warnings.push_back(
-                        warning(path, key_node.Mark(),
+                        warning_at(path, key_node.Mark(),
                                 key + " " + (key == "limits" ? "are" : "is") + " set by " +
                                     policy.path.string() + "; ignored"));
                 } else {
                     updated.warnings.push_back(
-                        warning(path, key_node.Mark(), "unknown key '" + key + "' is ignored"));
+                        warning_at(path, key_node.Mark(), "unknown key '" + key + "' is ignored"));
                 }
             });
     } catch (const YAML::Exception& e) {
-        fail(path, e.mark, e.msg);
+        fail_at(path, e.mark, e.msg);
     }
     policy = std::move(updated);
 }

@@ -40,15 +40,6 @@ constexpr std::string_view k_wrapper_script =
 // conda's default PATH when the variable is missing (activate.py _get_starting_path_list).
 constexpr std::string_view k_default_path = "/usr/bin";
 
-std::string upper(std::string_view s) {
-    std::string out(s);
-    for (char& c : out) {
-        if (c >= 'a' && c <= 'z')
-            c = static_cast<char>(c - 'a' + 'A');
-    }
-    return out;
-}
-
 // Compares PATH entries as conda's paths_equal does on Linux: lexically, ignoring a trailing
 // separator. An empty entry (the current directory) equals nothing we add or remove.
 std::string comparable(std::string_view entry) {
@@ -277,7 +268,7 @@ std::vector<std::string> unset_marker_names(const std::vector<Pairs>& packages,
 
     std::map<std::string, bool> marked;  // uppercased name -> last spelling was the marker
     for (const auto& [key, value] : merged) {
-        const std::string name = upper(key);
+        const std::string name = util::to_upper(key);
         if (name != "PATH")
             marked[name] = value == k_unset_marker;
     }

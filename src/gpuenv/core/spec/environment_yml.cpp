@@ -7,6 +7,7 @@
 #include <gpuenv/util/error.hpp>
 #include <gpuenv/util/file.hpp>
 #include <gpuenv/util/text.hpp>
+#include <gpuenv/core/yaml_location.hpp>
 
 namespace gpuenv::core::spec {
 namespace {
@@ -19,23 +20,10 @@ constexpr std::size_t k_max_size = 64U << 20;  // far beyond any real environmen
 constexpr std::string_view k_valid_keys[] = {"name", "prefix", "channels", "dependencies",
                                              "variables"};
 
-// Builds "path:line:column: message" from a yaml-cpp mark (0-based) for errors.
-[[noreturn]] void fail(const fs::path& path, const YAML::Mark& mark, const std::string& message) {
-    std::string where = path.string();
-    if (!mark.is_null()) {
-        where += ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
-    }
-    throw Error(ExitCode::not_found, where + ": " + message);
-}
-
-Diagnostic warning(const fs::path& path, const YAML::Mark& mark, std::string message) {
-    return {path.string(), mark.is_null() ? 0 : mark.line + 1, mark.is_null() ? 0 : mark.column + 1,
-            std::move(message)};
-}
 
 std::string scalar(const YAML::Node& node, const fs::path& path, std::string_view what) {
     if (!node.IsScalar())
-        fail(path, node.Mark(), std::string(what) + " must be a string");
+        fail_at(path, node.Mark(), std::string(what) + " must be a string");
     return node.Scalar();
 }
 
@@ -57,7 +45,7 @@ MatchSpec parse_spec(const YAML::Node& node, const fs::path& path) {
     try {
         return MatchSpec::parse(text);
     } catch (const Error& e) {
-        fail(path, node.Mark(), e.what());
+        fail_at(path, node.Mark(), e.what());
     }
 }
 
@@ -83,21 +71,21 @@ PipDependency parse_pip_line(const YAML::Node& node, const fs::path& path) {
 void read_dependencies(const YAML::Node& list, const fs::path& path,
                        const SelectorPlatform& platform, EnvironmentFile& env) {
     if (!list.IsSequence())
-        fail(path, list.Mark(), "dependencies must be a list");
+        fail_at(path, list.Mark(), "dependencies must be a list");
     for (const auto& item : list) {
         if (item.IsScalar()) {
             env.conda.push_back({parse_spec(item, path), item.Mark().line + 1});
             continue;
         }
         if (!item.IsMap())
-            fail(path, item.Mark(), "a dependency must be a string or a section such as pip:");
+            fail_at(path, item.Mark(), "a dependency must be a string or a section such as pip:");
         for (const auto& entry : item) {
             const std::string key = scalar(entry.first, path, "a section name");
             if (key == "pip") {
                 if (entry.second.IsNull())
                     continue;
                 if (!entry.second.IsSequence())
-                    fail(path, entry.second.Mark(), "pip: must be a list");
+                    fail_at(path, entry.second.Mark(), "pip: must be a list");
                 for (const auto& line : entry.second)
                     env.pip.push_back(parse_pip_line(line, path));
             } else if (key.size() > 5 && key.compare(0, 4, "sel(") == 0 && key.back() == ')') {
@@ -106,7 +94,7 @@ void read_dependencies(const YAML::Node& list, const fs::path& path,
                 env.conda.push_back({parse_spec(entry.second, path), entry.second.Mark().line + 1});
             } else {
                 // CEP 24: unknown sub-installer sections are an error by default.
-                fail(path, entry.first.Mark(), "unknown dependency section '" + key + "'");
+                fail_at(path, entry.first.Mark(), "unknown dependency section '" + key + "'");
             }
         }
     }
@@ -162,10 +150,10 @@ EnvironmentFile parse_environment_yml(std::string_view text, const fs::path& pat
     try {
         root = YAML::Load(std::string(text));
     } catch (const YAML::Exception& e) {
-        fail(path, e.mark, e.msg);
+        fail_at(path, e.mark, e.msg);
     }
     if (!root.IsMap())
-        fail(path, root.Mark(), "expected a mapping with name, channels and dependencies");
+        fail_at(path, root.Mark(), "expected a mapping with name, channels and dependencies");
 
     EnvironmentFile env;
     env.path = path;
@@ -182,7 +170,7 @@ EnvironmentFile parse_environment_yml(std::string_view text, const fs::path& pat
                 if (value.IsNull())
                     continue;
                 if (!value.IsSequence())
-                    fail(path, value.Mark(), "channels must be a list");
+                    fail_at(path, value.Mark(), "channels must be a list");
                 for (const auto& channel : value) {
                     const std::string name =
                         expand_vars(scalar(channel, path, "a channel"), lookup);
@@ -200,7 +188,7 @@ EnvironmentFile parse_environment_yml(std::string_view text, const fs::path& pat
                 if (value.IsNull())
                     continue;
                 if (!value.IsMap())
-                    fail(path, value.Mark(), "variables must be a mapping");
+                    fail_at(path, value.Mark(), "variables must be a mapping");
                 for (const auto& var : value) {
                     env.variables.emplace_back(
                         scalar(var.first, path, "a variable name"),
@@ -210,14 +198,14 @@ EnvironmentFile parse_environment_yml(std::string_view text, const fs::path& pat
                 // conda: "EnvironmentSectionNotValid: The following section(s) ... are invalid and
                 // will be ignored".
                 env.warnings.push_back(
-                    warning(path, entry.first.Mark(), "unknown key '" + key + "' is ignored"));
+                    warning_at(path, entry.first.Mark(), "unknown key '" + key + "' is ignored"));
             }
         }
     } catch (const YAML::Exception& e) {
-        fail(path, e.mark, e.msg);
+        fail_at(path, e.mark, e.msg);
     }
     if (!has_dependencies)
-        env.warnings.push_back(warning(path, root.Mark(), "no dependencies key"));
+        env.warnings.push_back(warning_at(path, root.Mark(), "no dependencies key"));
 
     bool has_pip = false;
     for (const auto& dep : env.conda)
