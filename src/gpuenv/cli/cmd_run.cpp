@@ -158,7 +158,8 @@ GpuGrant grant_gpus(const RunRequest& request, const core::env::Prefix& prefix) 
             return grant;  // no GPU request: the child sees what the caller sees
     }
     const gpu::Nvml nvml = load_nvml();
-    const std::vector<gpu::GpuId> machine = gpu::machine_gpus(nvml.snapshot());
+    gpu::NvmlSnapshot snapshot = nvml.snapshot();
+    const std::vector<gpu::GpuId> machine = gpu::machine_gpus(snapshot);
     const gpu::VisibilityResult outer = gpu::resolve_outer_restriction(from_environment, machine);
     const gpu::Policy policy = gpu::load_policy(gpu::policy_paths(from_environment));
     print_warnings(policy.warnings);
@@ -170,13 +171,14 @@ GpuGrant grant_gpus(const RunRequest& request, const core::env::Prefix& prefix) 
         dir = gpu::LeaseDir::open_or_create(gpu::state_dir_from_env(std::getenv("GPUENV_STATE_DIR")));
     run::AllocationContext context;
     context.snapshot = [&nvml] { return nvml.snapshot(); };
+    context.first_snapshot = std::move(snapshot);
     context.pool = outer.devices;
     context.policy = &policy;
     context.user = gpu::current_user();
     context.holder = gpu::current_holder(request.command, prefix.path.string());
     if (!dir) {
         // --no-lease: the same choice, nothing held (the caller takes the risk of sharing).
-        const auto states = run::device_states(nvml.snapshot(), outer.devices,
+        const auto states = run::device_states(context.first_snapshot, outer.devices,
                                                gpu::rule_for(policy, context.user), {});
         std::vector<gpu::VisibleDevice> devices = ask.ids;
         if (ask.kind == run::GpuAskKind::count) {

@@ -124,7 +124,8 @@ std::vector<gpu::LeaseGpu> lease_gpus(const std::vector<gpu::VisibleDevice>& dev
 }
 
 // One attempt: on success the leases are held; on failure `failure` says who holds what.
-AllocationResult attempt(const GpuAsk& ask, const AllocationContext& context) {
+AllocationResult attempt(const GpuAsk& ask, const AllocationContext& context,
+                         const gpu::NvmlSnapshot& snapshot) {
     AllocationResult result;
     const auto leases = gpu::read_leases(*context.leases);
     const auto holders = lease_holders(leases);
@@ -146,7 +147,6 @@ AllocationResult attempt(const GpuAsk& ask, const AllocationContext& context) {
         }
         return result;
     }
-    const gpu::NvmlSnapshot snapshot = context.snapshot();
     const gpu::GpuRule& rule = rule_of(context);
     const gpu::FreeThresholds thresholds =
         context.policy != nullptr ? context.policy->free : gpu::FreeThresholds{};
@@ -222,11 +222,14 @@ Ranking rank_free_devices(const std::vector<DeviceState>& states,
 AllocationResult allocate_gpus(const GpuAsk& ask, const AllocationContext& context) {
     if (context.leases == nullptr)
         throw Error(ExitCode::internal, "allocate_gpus needs a lease directory");
-    check_policy(ask, context, ask.kind == GpuAskKind::ids ? context.snapshot() : gpu::NvmlSnapshot{});
+    check_policy(ask, context, context.first_snapshot);
     const auto start = std::chrono::steady_clock::now();
     bool told = false;
-    for (;;) {
-        AllocationResult result = attempt(ask, context);
+    for (bool first = true;; first = false) {
+        // Leases are re-read by every attempt; NVML only when the devices' load matters.
+        const bool rescan = !first && ask.kind == GpuAskKind::count && context.snapshot;
+        AllocationResult result =
+            attempt(ask, context, rescan ? context.snapshot() : context.first_snapshot);
         if (result.failure.empty() || !ask.wait)
             return result;
         if (!told && ask.on_wait) {

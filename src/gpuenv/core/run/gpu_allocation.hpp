@@ -76,7 +76,10 @@ struct AllocationResult {
 
 /// Describes everything the allocation reads.
 struct AllocationContext {
-    std::function<gpu::NvmlSnapshot()> snapshot;  ///< a fresh NVML snapshot per attempt
+    /// The snapshot the caller already took (used by the first attempt: a real NVML scan of
+    /// 8 GPUs takes tens of milliseconds), and how to take a fresh one for each later attempt.
+    gpu::NvmlSnapshot first_snapshot;
+    std::function<gpu::NvmlSnapshot()> snapshot;
     std::vector<gpu::VisibleDevice> pool;         ///< the caller's visible devices, in order
     const gpu::LeaseDir* leases = nullptr;
     const gpu::Policy* policy = nullptr;
