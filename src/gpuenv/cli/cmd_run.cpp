@@ -8,6 +8,7 @@
 #include <signal.h>
 
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -261,12 +262,23 @@ int run_run(const RunRequest& request) {
                    lookup.path.string());
         return 126;
     }
+    std::filesystem::path executable = lookup.path;
+    std::vector<std::string> argv = request.command;
+    if (!activation.activate_scripts.empty()) {
+        argv = run::wrap_with_activate_scripts(request.command, activation.activate_scripts);
+        executable = argv[0];
+    }
+    // Without a lease gpuenv has nothing to hold or clean up: it becomes the command, as
+    // `exec` would (signals reach it directly, no second process start, no wait).
+    if (grant.leases.empty()) {
+        std::fflush(stdout);
+        run::exec_replacing(executable, argv, envp);
+    }
+    // With leases gpuenv stays the parent: it forwards signals and removes its lease records
+    // once the job ends (the job itself holds the locks through the inherited descriptors).
     for (gpu::Lease& lease : grant.leases)
         lease.make_inheritable();
-    if (activation.activate_scripts.empty())
-        return run::launch_and_wait(lookup.path, request.command, envp);
-    const auto wrapped = run::wrap_with_activate_scripts(request.command, activation.activate_scripts);
-    return run::launch_and_wait(wrapped[0], wrapped, envp);
+    return run::launch_and_wait(executable, argv, envp);
 }
 
 }  // namespace

@@ -145,4 +145,20 @@ int launch_and_wait(const std::filesystem::path& executable, const std::vector<s
     }
 }
 
+void exec_replacing(const std::filesystem::path& executable, const std::vector<std::string>& argv,
+                    const std::vector<std::string>& envp) {
+    auto args = c_strings(argv);
+    auto env = c_strings(envp);
+    ::execve(executable.c_str(), args.data(), env.data());
+    if (errno == ENOEXEC) {
+        // A script without "#!": execvp hands it to /bin/sh, and so does gpuenv.
+        std::vector<std::string> sh_argv = {"/bin/sh", executable.string()};
+        sh_argv.insert(sh_argv.end(), argv.begin() + 1, argv.end());
+        auto sh_args = c_strings(sh_argv);
+        ::execve("/bin/sh", sh_args.data(), env.data());
+    }
+    throw Error(ExitCode::internal,
+                "cannot start " + executable.string() + ": " + std::strerror(errno));
+}
+
 }  // namespace gpuenv::core::run

@@ -40,4 +40,12 @@ struct CommandLookup {
                                   const std::vector<std::string>& argv,
                                   const std::vector<std::string>& envp);
 
+/// Replaces this process with `executable` (argv, exactly `envp`), as a shell's `exec` does:
+/// signals then reach the command itself and its exit status is gpuenv's. Used when gpuenv
+/// holds nothing the command must outlive (no lease). Throws gpuenv::Error (internal) only
+/// when execve fails.
+[[noreturn]] void exec_replacing(const std::filesystem::path& executable,
+                                 const std::vector<std::string>& argv,
+                                 const std::vector<std::string>& envp);
+
 }  // namespace gpuenv::core::run
