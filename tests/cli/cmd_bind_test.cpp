@@ -80,8 +80,8 @@ TEST_F(CmdBind, WritesUuidsThatActivationApplies) {
     EXPECT_GE(doc["env_vars"].size(), 3U);
 
     const auto listed = run({"list", "-p", m_env.path().string()});
-    EXPECT_NE(listed.out.find("# GPU binding (gpuenv bind): CUDA_VISIBLE_DEVICES=" + k_gpu0 +
-                              "," + k_gpu2),
+    EXPECT_NE(listed.out.find("# GPU binding (gpuenv bind): CUDA_VISIBLE_DEVICES=" + k_gpu0 + "," +
+                              k_gpu2),
               std::string::npos)
         << listed.out;
     const Json list_json = Json::parse(run({"list", "-p", m_env.path().string(), "--json"}).out);
@@ -119,8 +119,7 @@ TEST_F(CmdBind, RefusesUnknownGpusAndWritesNothing) {
     const std::string before = slurp(state());
     const auto r = run({"bind", "-p", m_env.path().string(), "--gpus", "0,5"});
     EXPECT_EQ(r.exit_code, 2);
-    EXPECT_NE(r.err.find("GPU '5': no such GPU on this machine (GPUs: 0, 1, 2)"),
-              std::string::npos)
+    EXPECT_NE(r.err.find("GPU '5': no such GPU on this machine (GPUs: 0, 1, 2)"), std::string::npos)
         << r.err;
     EXPECT_EQ(slurp(state()), before);
     EXPECT_EQ(run({"bind", "-p", m_env.path().string(), "--gpus", "GPU-ffff"}).exit_code, 2);

@@ -90,8 +90,8 @@ TEST_F(CmdFleet, ShowsWhichNodesDifferInWhat) {
 
 TEST_F(CmdFleet, BrokenNodesAreReportedAndNeverStallTheRest) {
     const auto start = std::chrono::steady_clock::now();
-    const auto r = fleet({"check", "node01", "node02", "garbage1", "hang1", "nogpuenv1",
-                          "--via", via(), "--timeout", "2", "--json"});
+    const auto r = fleet({"check", "node01", "node02", "garbage1", "hang1", "nogpuenv1", "--via",
+                          via(), "--timeout", "2", "--json"});
     const auto seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     EXPECT_EQ(r.exit_code, 5) << r.err << r.out;
@@ -109,13 +109,13 @@ TEST_F(CmdFleet, BrokenNodesAreReportedAndNeverStallTheRest) {
 
 TEST_F(CmdFleet, ComparesWithALockAndWritesTheHtmlReport) {
     const auto lock = m_dir / "gpuenv.lock";
-    ASSERT_EQ(test::run_gpuenv({"lock", "-p", (m_dir / "envs/node01").string(), "-o",
-                                lock.string()})
-                  .exit_code,
-              0);
+    ASSERT_EQ(
+        test::run_gpuenv({"lock", "-p", (m_dir / "envs/node01").string(), "-o", lock.string()})
+            .exit_code,
+        0);
     const auto html = m_dir / "report.html";
-    const auto r = fleet({"check", "node[01-03]", "--via", via(), "--lock", lock.string(),
-                          "--html", html.string()});
+    const auto r = fleet(
+        {"check", "node[01-03]", "--via", via(), "--lock", lock.string(), "--html", html.string()});
     EXPECT_EQ(r.exit_code, 1) << r.err << r.out;
     EXPECT_NE(r.out.find("reference: the lock"), std::string::npos) << r.out;
     const std::string page = slurp(html);
@@ -141,12 +141,14 @@ TEST_F(CmdFleet, GpusOfEveryNode) {
                                   {"uuid": "GPU-bbbbbbbb-0000-0000-0000-000000000000",
                                    "name": "NVIDIA H100", "memory_total": 85899345920,
                                    "processes": [{"pid": 4194305, "used_memory": 1073741824}]}]})");
-    test::write_file(m_dir / "gpu-node",
-                     "#!/bin/sh\nhost=$1; shift 2\n"
-                     "[ \"$host\" = down ] && { echo 'ssh: connect to host down: refused' >&2; exit 255; }\n"
-                     "GPUENV_NVML_LIBRARY='" GPUENV_FAKE_NVML_CURRENT "' "
-                     "GPUENV_FAKE_NVML_SCENARIO='" +
-                         (m_dir / "scenario.json").string() + "' exec '" GPUENV_BINARY "' \"$@\"\n");
+    test::write_file(
+        m_dir / "gpu-node",
+        "#!/bin/sh\nhost=$1; shift 2\n"
+        "[ \"$host\" = down ] && { echo 'ssh: connect to host down: refused' >&2; exit 255; }\n"
+        "GPUENV_NVML_LIBRARY='" GPUENV_FAKE_NVML_CURRENT
+        "' "
+        "GPUENV_FAKE_NVML_SCENARIO='" +
+            (m_dir / "scenario.json").string() + "' exec '" GPUENV_BINARY "' \"$@\"\n");
     ::chmod((m_dir / "gpu-node").c_str(), 0755);
     const std::string gpu_via = (m_dir / "gpu-node").string() + " {host}";
     const auto r = fleet({"gpus", "gpu[1-2]", "--via", gpu_via});
@@ -165,13 +167,13 @@ TEST_F(CmdFleet, ThroughARealSshServer) {
     if (const std::string why = test::TestSshd::unavailable_reason(); !why.empty())
         GTEST_SKIP() << why;
     const test::TestSshd sshd({"node01", "node02", "node03"}, {"node09"});
-    test::write_file(m_dir / "ssh-node",
-                     "#!/bin/sh\nexec '" GPUENV_BINARY "' \"$@\" -p '" + (m_dir / "envs").string() +
-                         "/'\"$GPUENV_TEST_NODE\"\n");
+    test::write_file(m_dir / "ssh-node", "#!/bin/sh\nexec '" GPUENV_BINARY "' \"$@\" -p '" +
+                                             (m_dir / "envs").string() +
+                                             "/'\"$GPUENV_TEST_NODE\"\n");
     ::chmod((m_dir / "ssh-node").c_str(), 0755);
-    const auto r = fleet({"check", "node[01-03,09]", "--ssh-config",
-                          sshd.client_config().string(), "--remote-gpuenv",
-                          (m_dir / "ssh-node").string(), "--timeout", "60", "--json"});
+    const auto r =
+        fleet({"check", "node[01-03,09]", "--ssh-config", sshd.client_config().string(),
+               "--remote-gpuenv", (m_dir / "ssh-node").string(), "--timeout", "60", "--json"});
     EXPECT_EQ(r.exit_code, 5) << r.err << r.out << sshd.log();
     const Json doc = Json::parse(r.out);
     EXPECT_EQ(doc["summary"]["identical"], 2) << r.out;

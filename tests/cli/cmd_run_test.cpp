@@ -129,7 +129,8 @@ class CmdRun : public ::testing::Test {
 
     std::set<std::string> held_uuids() {
         std::set<std::string> held;
-        const Json doc = leases_json();  // a named document: range-for over a temporary's member dangles
+        const Json doc =
+            leases_json();  // a named document: range-for over a temporary's member dangles
         for (const auto& lease : doc["leases"]) {
             if (lease["state"] == "held")
                 held.insert(lease["uuid"].get<std::string>());
@@ -186,9 +187,9 @@ TEST_F(CmdRun, CommandOptionsNeedTheSeparator) {
     EXPECT_EQ(r.exit_code, 2);
     EXPECT_NE(r.err.find("put -- before the command"), std::string::npos) << r.err;
     EXPECT_EQ(run({"run", "-p", m_env.path().string()}).exit_code, 2);
-    EXPECT_EQ(run({"run", "-p", m_env.path().string(), "--gpus", "1", "--cpu", "--", "true"})
-                  .exit_code,
-              2);
+    EXPECT_EQ(
+        run({"run", "-p", m_env.path().string(), "--gpus", "1", "--cpu", "--", "true"}).exit_code,
+        2);
 }
 
 TEST_F(CmdRun, CpuHidesEveryGpuWithoutNvml) {
@@ -221,8 +222,8 @@ TEST_F(CmdRun, MinFreeMemoryLeavesOutSmallerGpus) {
 }
 
 TEST_F(CmdRun, IndicesAreNestedInTheCallersRestriction) {
-    const auto r = run_sh({"--gpu", "1"}, "echo $CUDA_VISIBLE_DEVICES",
-                          {{"CUDA_VISIBLE_DEVICES", "3,2"}});
+    const auto r =
+        run_sh({"--gpu", "1"}, "echo $CUDA_VISIBLE_DEVICES", {{"CUDA_VISIBLE_DEVICES", "3,2"}});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(r.out, k_uuids[2] + "\n");
     const auto outside = run_sh({"--gpu", k_uuids[0]}, "true", {{"CUDA_VISIBLE_DEVICES", "3,2"}});
@@ -234,7 +235,8 @@ TEST_F(CmdRun, IndicesAreNestedInTheCallersRestriction) {
 
 TEST_F(CmdRun, StaysInsideTheSlurmAllocation) {
     // Slurm gave this job GPUs 1 and 3; GPU 1 is busy, so the one free GPU is 3.
-    const auto r = run_sh({"--gpus", "1"}, "echo $CUDA_VISIBLE_DEVICES", {{"SLURM_JOB_GPUS", "1,3"}});
+    const auto r =
+        run_sh({"--gpus", "1"}, "echo $CUDA_VISIBLE_DEVICES", {{"SLURM_JOB_GPUS", "1,3"}});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(r.out, k_uuids[3] + "\n");
     EXPECT_EQ(run_sh({"--gpus", "2"}, "true", {{"SLURM_JOB_GPUS", "1,3"}}).exit_code, 4);
@@ -259,9 +261,9 @@ TEST_F(CmdRun, NotEnoughGpusSaysWhoHoldsThem) {
 
 TEST_F(CmdRun, ABoundEnvironmentRunsOnItsBoundGpusUnderALease) {
     ASSERT_EQ(run({"bind", "-p", m_env.path().string(), "--gpus", "2"}).exit_code, 0);
-    auto job = start({"run", "-p", m_env.path().string(), "--", "/bin/sh", "-c",
-                      "echo $CUDA_VISIBLE_DEVICES > \"$0\"; exec sleep 30",
-                      (m_dir / "bound").string()});
+    auto job =
+        start({"run", "-p", m_env.path().string(), "--", "/bin/sh", "-c",
+               "echo $CUDA_VISIBLE_DEVICES > \"$0\"; exec sleep 30", (m_dir / "bound").string()});
     ASSERT_TRUE(wait_for_file(m_dir / "bound"));
     EXPECT_EQ(slurp(m_dir / "bound"), k_uuids[2] + "\n");
     EXPECT_EQ(held_uuids(), std::set<std::string>{k_uuids[2]});
@@ -273,8 +275,7 @@ TEST_F(CmdRun, ABoundEnvironmentRunsOnItsBoundGpusUnderALease) {
 }
 
 TEST_F(CmdRun, PolicyLimitsHowManyGpusAUserTakes) {
-    test::write_file(m_dir / "config.yaml",
-                     "limits:\n  default: {gpus: all, max_gpus: 1}\n");
+    test::write_file(m_dir / "config.yaml", "limits:\n  default: {gpus: all, max_gpus: 1}\n");
     const auto r = run_sh({"--gpus", "2"}, "true");
     EXPECT_EQ(r.exit_code, 4);
     EXPECT_NE(r.err.find("config.yaml"), std::string::npos) << r.err;

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include <support/defunct_child.hpp>
+#include <support/fake_nvml_scenario.hpp>
 #include <support/orphan.hpp>
 #include <support/run_gpuenv.hpp>
 #include <support/sleeper.hpp>
@@ -39,11 +40,9 @@ class CmdZombies : public ::testing::Test {
     test::TempDir m_dir;
 };
 
-Json gpu_json(std::vector<unsigned> pids, unsigned utilisation, std::uint64_t used = 2 * k_gib) {
-    Json processes = Json::array();
-    for (unsigned pid : pids)
-        processes.push_back({{"pid", pid}, {"used_memory", k_gib}});
-    return {{"memory_used", used}, {"utilisation_gpu", utilisation}, {"processes", processes}};
+Json gpu_json(const std::vector<unsigned>& pids, unsigned utilisation,
+              std::uint64_t used = 2 * k_gib) {
+    return test::fake_gpu(pids, utilisation, used, k_gib);
 }
 
 Json scenario_of(std::vector<Json> gpus) {

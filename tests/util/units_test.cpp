@@ -39,8 +39,8 @@ TEST(Units, SizesAreExactAndNeverGuessTheBase) {
     std::string error;
     EXPECT_FALSE(parse_size("1G", error).has_value());
     EXPECT_NE(error.find("ambiguous"), std::string::npos) << error;
-    for (const char* bad : {"", "GiB", "-1GiB", "1X", "1 GiB extra", "1.5GiB",
-                            "99999999999999999999"})
+    for (const char* bad :
+         {"", "GiB", "-1GiB", "1X", "1 GiB extra", "1.5GiB", "99999999999999999999"})
         EXPECT_FALSE(size_of(bad).has_value()) << bad;
 }
 

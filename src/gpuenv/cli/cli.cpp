@@ -16,10 +16,12 @@ const std::vector<CommandSpec>& commands() {
          setup_list},
         {"envs", "list the conda environments on this machine with their package counts",
          setup_envs},
-        {"lock", "write a lock of an environment (gpuenv, explicit, conda-lock, environment, "
-                 "requirements)",
+        {"lock",
+         "write a lock of an environment (gpuenv, explicit, conda-lock, environment, "
+         "requirements)",
          setup_lock},
-        {"export", "write the environment.yml of an environment (--from-history: what was asked for)",
+        {"export",
+         "write the environment.yml of an environment (--from-history: what was asked for)",
          setup_export},
         {"fingerprint", "print one SHA-256 over an environment's package set", setup_fingerprint},
         {"diff", "show what differs between two environments, locks or saved inventories",

@@ -61,8 +61,9 @@ void print_bind_text(const core::env::Prefix& prefix, const gpu::BindPlan& plan,
     }
     for (const auto& [name, value] : plan.vars)
         text += "  " + name + "=" + value + "\n";
-    text += "in conda-meta/state: applied by the next `conda activate`, `micromamba activate` or "
-            "`gpuenv run` of this environment\n";
+    text +=
+        "in conda-meta/state: applied by the next `conda activate`, `micromamba activate` or "
+        "`gpuenv run` of this environment\n";
     print_text(text);
 }
 

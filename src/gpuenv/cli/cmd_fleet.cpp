@@ -99,8 +99,9 @@ void add_fleet_options(CLI::App& command, FleetOptions& options) {
     command.add_option("--jobs", options.jobs, "nodes asked at once (default 32)")->type_name("N");
     command.add_option("--timeout", options.timeout_s, "seconds per node (default 30)")
         ->type_name("S");
-    command.add_option("--remote-gpuenv", options.remote_gpuenv,
-                       "gpuenv's path on the nodes (default: gpuenv on their PATH)")
+    command
+        .add_option("--remote-gpuenv", options.remote_gpuenv,
+                    "gpuenv's path on the nodes (default: gpuenv on their PATH)")
         ->type_name("PATH");
     command.add_option("--ssh-config", options.ssh_config, "ssh: use this client config (-F)")
         ->type_name("FILE");
@@ -130,9 +131,10 @@ fleet::FleetQuery make_query(const FleetOptions& options, std::vector<std::strin
     query.transport.kube_container = options.kube_container;
     // ssh's own connect timeout stays below the node's, so that a dead host is reported as
     // unreachable with ssh's reason rather than as a timeout.
-    const auto timeout = std::chrono::milliseconds(static_cast<long long>(options.timeout_s * 1000));
-    query.transport.connect_timeout = std::chrono::seconds(
-        std::max<long long>(1, std::min<long long>(10, static_cast<long long>(options.timeout_s / 2))));
+    const auto timeout =
+        std::chrono::milliseconds(static_cast<long long>(options.timeout_s * 1000));
+    query.transport.connect_timeout = std::chrono::seconds(std::max<long long>(
+        1, std::min<long long>(10, static_cast<long long>(options.timeout_s / 2))));
     if (!options.ssh_config.empty())
         query.transport.ssh_args.insert(query.transport.ssh_args.end(), {"-F", options.ssh_config});
     for (const std::string& option : options.ssh_options)
@@ -184,8 +186,9 @@ std::string cell_text(const fleet::MatrixCell& cell) {
 
 std::string report_text(const fleet::FleetReport& report) {
     const fleet::FleetSummary& s = report.summary;
-    std::string text = fmt::format("{} nodes: {} identical to the reference, {} drifted, {} unreachable\n",
-                                   s.nodes, s.identical, s.drifted, s.unreachable);
+    std::string text =
+        fmt::format("{} nodes: {} identical to the reference, {} drifted, {} unreachable\n",
+                    s.nodes, s.identical, s.drifted, s.unreachable);
     switch (report.reference.kind) {
         case fleet::ReferenceKind::lock:
             text += "reference: the lock " + report.reference.label + "\n";
@@ -268,9 +271,9 @@ std::string gpus_text(const std::vector<fleet::NodeGpus>& nodes) {
     util::Table table({"HOST", "GPUS", "FREE", "DRIVER", "DETAIL"});
     for (const fleet::NodeGpus& node : nodes) {
         if (node.failure) {
-            table.add_row({node.host, "-", "-", "-",
-                           std::string(fleet::to_string(node.failure->kind)) + ": " +
-                               node.failure->reason});
+            table.add_row(
+                {node.host, "-", "-", "-",
+                 std::string(fleet::to_string(node.failure->kind)) + ": " + node.failure->reason});
             continue;
         }
         std::string detail;
@@ -284,8 +287,9 @@ std::string gpus_text(const std::vector<fleet::NodeGpus>& nodes) {
                 detail += fmt::format("{} proc", gpu.processes);
             }
             if (gpu.memory_used && gpu.memory_total) {
-                detail += fmt::format(" {:.0f}/{:.0f}G", static_cast<double>(*gpu.memory_used) / k_gib,
-                                      static_cast<double>(*gpu.memory_total) / k_gib);
+                detail +=
+                    fmt::format(" {:.0f}/{:.0f}G", static_cast<double>(*gpu.memory_used) / k_gib,
+                                static_cast<double>(*gpu.memory_total) / k_gib);
             }
         }
         table.add_row({node.host, std::to_string(node.total()), std::to_string(node.free_count()),
@@ -347,8 +351,8 @@ CommandAction setup_fleet(CLI::App& command) {
     check_command->add_option("--html", check->html, "also write a self-contained HTML report")
         ->type_name("FILE");
     auto gpus = std::make_shared<FleetOptions>();
-    CLI::App* gpus_command =
-        command.add_subcommand("gpus", "show every node's GPUs in one table, free ones at a glance");
+    CLI::App* gpus_command = command.add_subcommand(
+        "gpus", "show every node's GPUs in one table, free ones at a glance");
     add_fleet_options(*gpus_command, *gpus);
     return [check, gpus, check_command] {
         if (check_command->parsed())

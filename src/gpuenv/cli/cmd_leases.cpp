@@ -28,7 +28,7 @@ struct LeasesRequest {
 };
 
 std::string index_of(const gpu::LeaseInfo& lease) {
-    const gpu::LeaseRecord* record = lease.current ? &*lease.current
+    const gpu::LeaseRecord* record = lease.current         ? &*lease.current
                                      : lease.stale.empty() ? nullptr
                                                            : &lease.stale.front();
     return record != nullptr && record->gpu_index ? std::to_string(*record->gpu_index) : "-";
@@ -59,8 +59,8 @@ std::vector<std::string> row_of(const gpu::LeaseInfo& lease, std::int64_t now_ns
         return row;
     }
     const gpu::LeaseHolder& h = *lease.current->holder;
-    const auto age = static_cast<std::uint64_t>(std::max<std::int64_t>(0, now_ns - h.start_unix_ns) /
-                                                k_ns_per_s);
+    const auto age = static_cast<std::uint64_t>(
+        std::max<std::int64_t>(0, now_ns - h.start_unix_ns) / k_ns_per_s);
     row.insert(row.end(), {h.user, std::to_string(h.pid), gpu::format_elapsed(age),
                            h.env_prefix.empty() ? "-" : h.env_prefix, command_text(h.command)});
     return row;
@@ -88,10 +88,9 @@ int run_leases(const LeasesRequest& request) {
         print_text("no GPU leases in " + path.string() + "\n");
         return 0;
     }
-    const std::int64_t now_ns =
-        std::chrono::duration_cast<std::chrono::nanoseconds>(
-            std::chrono::system_clock::now().time_since_epoch())
-            .count();
+    const std::int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count();
     util::Table table({"GPU", "UUID", "STATE", "USER", "PID", "HELD", "ENV", "COMMAND"});
     for (const gpu::LeaseInfo& lease : leases)
         table.add_row(row_of(lease, now_ns));

@@ -169,7 +169,8 @@ GpuGrant grant_gpus(const RunRequest& request, const core::env::Prefix& prefix) 
 
     std::optional<gpu::LeaseDir> dir;
     if (!request.no_lease)
-        dir = gpu::LeaseDir::open_or_create(gpu::state_dir_from_env(std::getenv("GPUENV_STATE_DIR")));
+        dir =
+            gpu::LeaseDir::open_or_create(gpu::state_dir_from_env(std::getenv("GPUENV_STATE_DIR")));
     run::AllocationContext context;
     context.snapshot = [&nvml] { return nvml.snapshot(); };
     context.first_snapshot = std::move(snapshot);
@@ -185,10 +186,9 @@ GpuGrant grant_gpus(const RunRequest& request, const core::env::Prefix& prefix) 
         if (ask.kind == run::GpuAskKind::count) {
             const auto ranking = run::rank_free_devices(states, policy.free, ask.min_free_memory);
             if (ranking.candidates.size() < ask.count)
-                throw Error(ExitCode::no_gpu, "not enough free GPUs: asked for " +
-                                                  std::to_string(ask.count) + ", " +
-                                                  std::to_string(ranking.candidates.size()) +
-                                                  " free");
+                throw Error(ExitCode::no_gpu,
+                            "not enough free GPUs: asked for " + std::to_string(ask.count) + ", " +
+                                std::to_string(ranking.candidates.size()) + " free");
             devices.assign(ranking.candidates.begin(), ranking.candidates.begin() + ask.count);
         }
         grant.overrides = gpu::child_gpu_environment(devices);
@@ -229,8 +229,8 @@ std::string path_of(const std::vector<std::string>& envp) {
 int run_run(const RunRequest& request) {
     if (request.command.empty())
         throw Error(ExitCode::usage, "no command: gpuenv run [OPTIONS] -- COMMAND [ARGS...]");
-    const int choices = (request.gpus ? 1 : 0) + (request.gpu_ids.empty() ? 0 : 1) +
-                        (request.cpu ? 1 : 0);
+    const int choices =
+        (request.gpus ? 1 : 0) + (request.gpu_ids.empty() ? 0 : 1) + (request.cpu ? 1 : 0);
     if (choices > 1)
         throw Error(ExitCode::usage, "--gpus, --gpu and --cpu exclude one another");
     if (request.gpus && *request.gpus == 0)
@@ -317,8 +317,9 @@ CommandAction setup_run(CLI::App& command) {
         if (!rest.empty() && rest.front() == "--")
             rest.erase(rest.begin());
         if (!rest.empty()) {
-            throw Error(ExitCode::usage, "put -- before the command when it has options: "
-                                         "gpuenv run [OPTIONS] -- COMMAND [ARGS...]");
+            throw Error(ExitCode::usage,
+                        "put -- before the command when it has options: "
+                        "gpuenv run [OPTIONS] -- COMMAND [ARGS...]");
         }
         request->command = *positional;
         return run_run(*request);

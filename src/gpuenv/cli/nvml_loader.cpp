@@ -11,7 +11,8 @@ core::gpu::Nvml load_nvml() {
     core::gpu::NvmlLoadFailure failure;
     auto nvml = core::gpu::Nvml::load(library != nullptr ? library : "", failure);
     if (!nvml)
-        throw Error(ExitCode::no_gpu, failure.message);  // says what failed, NVML not found included
+        throw Error(ExitCode::no_gpu,
+                    failure.message);  // says what failed, NVML not found included
     return std::move(*nvml);
 }
 

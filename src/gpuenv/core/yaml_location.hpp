@@ -25,8 +25,8 @@ namespace gpuenv::core {
 /// Returns a warning at the mark's line and column (none when the mark is null).
 [[nodiscard]] inline Diagnostic warning_at(const std::filesystem::path& path,
                                            const YAML::Mark& mark, std::string message) {
-    return {path.string(), mark.is_null() ? 0 : mark.line + 1,
-            mark.is_null() ? 0 : mark.column + 1, std::move(message)};
+    return {path.string(), mark.is_null() ? 0 : mark.line + 1, mark.is_null() ? 0 : mark.column + 1,
+            std::move(message)};
 }
 
 }  // namespace gpuenv::core

@@ -24,14 +24,6 @@ using test::pypi_package;
 
 const std::string k_hostile = "<img src=x onerror=\"document.title='pwned'\">";
 
-LockedEnv make_env(std::vector<core::lock::LockedPackage> packages) {
-    LockedEnv env;
-    env.platform = "linux-64";
-    env.packages = std::move(packages);
-    core::lock::sort_packages(env.packages);
-    return env;
-}
-
 // Three groups: the reference (3 nodes), numpy upgraded (2), torch gone and zstd added plus a
 // package with a hostile name (1); and a node that answered with a hostile reason.
 FleetReport sample_report() {
@@ -41,12 +33,12 @@ FleetReport sample_report() {
     const auto hostile = pypi_package("zz<script>alert(1)</script>", "1.0");
     FleetCollector collector;
     for (const char* host : {"gpu01", "gpu02", "gpu03"})
-        collector.add_environment(host, make_env({numpy, python, torch}));
+        collector.add_environment(host, test::locked_env({numpy, python, torch}));
     for (const char* host : {"gpu04", "gpu05"})
         collector.add_environment(
-            host, make_env({conda_package("numpy", "2.0.0", "py311_0"), python, torch}));
+            host, test::locked_env({conda_package("numpy", "2.0.0", "py311_0"), python, torch}));
     collector.add_environment(
-        "gpu06", make_env({numpy, python, conda_package("zstd", "1.5.6", "h_0"), hostile}));
+        "gpu06", test::locked_env({numpy, python, conda_package("zstd", "1.5.6", "h_0"), hostile}));
     collector.add_failure("gpu07", NodeFailure::garbage, "gpu07: " + k_hostile);
     return build_report(std::move(collector), std::nullopt);
 }
@@ -88,7 +80,8 @@ TEST(FleetHtml, IsSelfContained) {
 
 TEST(FleetHtml, NoDriftSaysSo) {
     FleetCollector collector;
-    collector.add_environment("a1", make_env({conda_package("numpy", "1.26.4", "py311_0")}));
+    collector.add_environment("a1",
+                              test::locked_env({conda_package("numpy", "1.26.4", "py311_0")}));
     const std::string page =
         core::fleet::fleet_html(build_report(std::move(collector), std::nullopt), "fleet");
     EXPECT_NE(page.find("id=\"no-drift\""), std::string::npos);

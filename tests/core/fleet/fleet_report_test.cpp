@@ -21,31 +21,25 @@ using core::lock::LockedEnv;
 using test::conda_package;
 using test::pypi_package;
 
-LockedEnv make_env(std::vector<core::lock::LockedPackage> packages) {
-    LockedEnv env;
-    env.platform = "linux-64";
-    env.packages = std::move(packages);
-    core::lock::sort_packages(env.packages);
-    return env;
-}
-
 // The fleet's usual environment.
 LockedEnv env_a() {
-    return make_env({conda_package("numpy", "1.26.4", "py311_0"),
-                     conda_package("python", "3.11.8", "h_0"), pypi_package("torch", "2.3.0")});
+    return test::locked_env({conda_package("numpy", "1.26.4", "py311_0"),
+                             conda_package("python", "3.11.8", "h_0"),
+                             pypi_package("torch", "2.3.0")});
 }
 
 // numpy upgraded.
 LockedEnv env_b() {
-    return make_env({conda_package("numpy", "2.0.0", "py311_0"),
-                     conda_package("python", "3.11.8", "h_0"), pypi_package("torch", "2.3.0")});
+    return test::locked_env({conda_package("numpy", "2.0.0", "py311_0"),
+                             conda_package("python", "3.11.8", "h_0"),
+                             pypi_package("torch", "2.3.0")});
 }
 
 // torch gone, zstd added.
 LockedEnv env_c() {
-    return make_env({conda_package("numpy", "1.26.4", "py311_0"),
-                     conda_package("python", "3.11.8", "h_0"),
-                     conda_package("zstd", "1.5.6", "h_0")});
+    return test::locked_env({conda_package("numpy", "1.26.4", "py311_0"),
+                             conda_package("python", "3.11.8", "h_0"),
+                             conda_package("zstd", "1.5.6", "h_0")});
 }
 
 FleetReport report_of(std::vector<std::pair<std::string, LockedEnv>> nodes,
@@ -234,7 +228,7 @@ TEST(FleetReport, FailuresOfEachKindCountAsUnreachable) {
 
 TEST(FleetReport, LockComparesOnlyWhatItsFormatKnows) {
     // An explicit file has no pip side: a node with extra pip packages still matches it.
-    auto lock = make_env(
+    auto lock = test::locked_env(
         {conda_package("numpy", "1.26.4", "py311_0"), conda_package("python", "3.11.8", "h_0")});
     lock.fields.pypi = false;
     lock.source = "explicit.txt (explicit)";
@@ -252,8 +246,9 @@ TEST(FleetReport, ContentOnlyChangeIsMarked) {
     numpy.sha256 = std::string(64, 'a');
     auto rebuilt = numpy;
     rebuilt.sha256 = std::string(64, 'b');
-    const auto report = report_of(
-        {{"n1", make_env({numpy})}, {"n2", make_env({numpy})}, {"n3", make_env({rebuilt})}});
+    const auto report = report_of({{"n1", test::locked_env({numpy})},
+                                   {"n2", test::locked_env({numpy})},
+                                   {"n3", test::locked_env({rebuilt})}});
     ASSERT_EQ(report.matrix.rows.size(), 1U);
     const auto& cell = report.matrix.rows[0].cells[1];
     EXPECT_EQ(cell.state, CellState::changed);

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/fake_nvml_scenario.hpp"
 #include "support/temp_dir.hpp"
 
 namespace gpuenv::core::gpu {
@@ -29,21 +30,7 @@ const std::vector<Variant>& variants() {
     return all;
 }
 
-// Writes a scenario for the fake and points GPUENV_FAKE_NVML_SCENARIO at it while in scope.
-class Scenario {
-  public:
-    explicit Scenario(const Json& scenario) {
-        const auto path = m_dir / "scenario.json";
-        test::write_file(path, scenario.dump(2));
-        ::setenv("GPUENV_FAKE_NVML_SCENARIO", path.c_str(), 1);
-    }
-    ~Scenario() { ::unsetenv("GPUENV_FAKE_NVML_SCENARIO"); }
-    Scenario(const Scenario&) = delete;
-    Scenario& operator=(const Scenario&) = delete;
-
-  private:
-    test::TempDir m_dir;
-};
+using Scenario = test::FakeNvmlScenario;
 
 Json two_gpus() {
     return Json::parse(R"({
@@ -149,8 +136,8 @@ TEST(Nvml, EntriesOfAnotherLayoutThanTheSymbolsImplyAreDetected) {
             process_list.push_back({{"pid", pid}, {"used_memory", std::uint64_t{pid} << 20u}});
         Json json;
         json["process_entry_size"] = written;
-        json["gpus"] = Json::array({Json{{"memory_total", 85899345920ULL},
-                                         {"processes", process_list}}});
+        json["gpus"] =
+            Json::array({Json{{"memory_total", 85899345920ULL}, {"processes", process_list}}});
         const Scenario scenario(json);
         for (const Variant& variant : variants()) {
             SCOPED_TRACE(std::string(variant.library) + " writing " + std::to_string(written));
@@ -167,9 +154,10 @@ TEST(Nvml, EntriesOfAnotherLayoutThanTheSymbolsImplyAreDetected) {
                 EXPECT_TRUE(notes.empty());
             } else {
                 ASSERT_EQ(notes.size(), 1u);
-                EXPECT_NE(notes[0].find("wrote " + std::to_string(written) + "-byte process "
-                                        "entries where " + std::to_string(variant.entry_size) +
-                                        " were expected"),
+                EXPECT_NE(notes[0].find("wrote " + std::to_string(written) +
+                                        "-byte process "
+                                        "entries where " +
+                                        std::to_string(variant.entry_size) + " were expected"),
                           std::string::npos)
                     << notes[0];
             }

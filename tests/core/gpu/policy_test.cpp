@@ -3,8 +3,8 @@
 #include <map>
 
 #include <gpuenv/core/gpu/policy.hpp>
-#include <gpuenv/util/units.hpp>
 #include <gpuenv/util/error.hpp>
+#include <gpuenv/util/units.hpp>
 #include <support/temp_dir.hpp>
 
 namespace gpuenv::core::gpu {

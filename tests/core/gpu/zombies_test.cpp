@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include <support/defunct_child.hpp>
+#include <support/fake_nvml_scenario.hpp>
 #include <support/orphan.hpp>
 #include <support/sleeper.hpp>
 #include <support/temp_dir.hpp>
@@ -313,31 +314,13 @@ TEST(ZombieParse, JobStatAndStatusUid) {
 
 // --- scans of real processes through the fake NVML ---
 
-// Points the fake NVML at a scenario file while in scope.
-class FakeScenario {
-  public:
-    explicit FakeScenario(const Json& scenario) {
-        const auto path = m_dir / "scenario.json";
-        test::write_file(path, scenario.dump());
-        ::setenv("GPUENV_FAKE_NVML_SCENARIO", path.c_str(), 1);
-    }
-    ~FakeScenario() { ::unsetenv("GPUENV_FAKE_NVML_SCENARIO"); }
-    FakeScenario(const FakeScenario&) = delete;
-    FakeScenario& operator=(const FakeScenario&) = delete;
-
-  private:
-    test::TempDir m_dir;
-};
-
-Json gpu_json(std::vector<unsigned> pids, unsigned utilisation, std::uint64_t used = 2 * k_gib) {
-    Json processes = Json::array();
-    for (unsigned pid : pids)
-        processes.push_back({{"pid", pid}, {"used_memory", k_gib}});
-    return {{"memory_used", used}, {"utilisation_gpu", utilisation}, {"processes", processes}};
+Json gpu_json(const std::vector<unsigned>& pids, unsigned utilisation,
+              std::uint64_t used = 2 * k_gib) {
+    return test::fake_gpu(pids, utilisation, used, k_gib);
 }
 
 std::vector<Zombie> scan(const Json& scenario, ZombieThresholds thresholds = {}) {
-    FakeScenario fake(scenario);
+    test::FakeNvmlScenario fake(scenario);
     NvmlLoadFailure failure;
     const auto nvml = Nvml::load(GPUENV_FAKE_NVML_CURRENT, failure);
     if (!nvml) {

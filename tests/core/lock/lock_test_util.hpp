@@ -31,6 +31,15 @@ inline core::lock::LockedPackage conda_package(std::string name, std::string ver
     return p;
 }
 
+/// Returns a linux-64 environment of the given packages, sorted as locks keep them.
+inline core::lock::LockedEnv locked_env(std::vector<core::lock::LockedPackage> packages) {
+    core::lock::LockedEnv env;
+    env.platform = "linux-64";
+    env.packages = std::move(packages);
+    core::lock::sort_packages(env.packages);
+    return env;
+}
+
 /// Describes a direct_url.json for direct_url(); every field defaults to empty.
 struct DirectUrlSpec {
     core::env::DirectUrl::Kind kind = core::env::DirectUrl::Kind::archive;

@@ -27,8 +27,8 @@ TEST(Launcher, FindsTheFirstExecutableOnThePath) {
     write_executable(dir / "a/tool", "#!/bin/sh\n", 0644);  // not executable: skipped
     write_executable(dir / "b/tool", "#!/bin/sh\n");
     write_executable(dir / "c/tool", "#!/bin/sh\n");
-    const std::string path = (dir / "a").string() + ":" + (dir / "b").string() + ":" +
-                             (dir / "c").string();
+    const std::string path =
+        (dir / "a").string() + ":" + (dir / "b").string() + ":" + (dir / "c").string();
     const CommandLookup found = find_command("tool", path);
     EXPECT_EQ(found.status, CommandStatus::found);
     EXPECT_EQ(found.path, dir / "b/tool");
@@ -68,16 +68,17 @@ TEST(Launcher, AnEmptyPathEntryIsTheCurrentDirectory) {
 
 TEST(Launcher, ReturnsTheExitStatusOrTheSignalPlus128) {
     EXPECT_EQ(launch_and_wait("/bin/sh", {"sh", "-c", "exit 3"}, {"PATH=/usr/bin:/bin"}), 3);
-    EXPECT_EQ(launch_and_wait("/bin/sh", {"sh", "-c", "kill -TERM $$"}, {"PATH=/usr/bin:/bin"}), 143);
+    EXPECT_EQ(launch_and_wait("/bin/sh", {"sh", "-c", "kill -TERM $$"}, {"PATH=/usr/bin:/bin"}),
+              143);
     EXPECT_EQ(launch_and_wait("/bin/true", {"true"}, {}), 0);
 }
 
 TEST(Launcher, TheChildGetsExactlyTheEnvironmentGiven) {
     test::TempDir dir;
     const auto out = dir / "env.txt";
-    EXPECT_EQ(launch_and_wait("/bin/sh", {"sh", "-c", "env > \"$0\"", out.string()},
-                              {"ONLY_THIS=1 2 3"}),
-              0);
+    EXPECT_EQ(
+        launch_and_wait("/bin/sh", {"sh", "-c", "env > \"$0\"", out.string()}, {"ONLY_THIS=1 2 3"}),
+        0);
     std::string text;
     {
         std::ifstream in(out);

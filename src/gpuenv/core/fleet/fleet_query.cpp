@@ -37,12 +37,13 @@ void query_with_srun(const FleetQuery& query, const NodeOutput& on_output,
         } else if (!node.err_tail.empty()) {
             const bool missing = node.err_tail.find("not found") != std::string::npos ||
                                  node.err_tail.find("No such file") != std::string::npos;
-            on_failed(host, missing ? NodeFailure::no_gpuenv : NodeFailure::failed,
-                      node.err_tail.substr(node.err_tail.rfind('\n', node.err_tail.size() - 2) + 1));
+            on_failed(
+                host, missing ? NodeFailure::no_gpuenv : NodeFailure::failed,
+                node.err_tail.substr(node.err_tail.rfind('\n', node.err_tail.size() - 2) + 1));
         } else {
-            on_failed(host, NodeFailure::unreachable,
-                      step_reason.empty() ? "no output from this node in the srun step"
-                                          : step_reason);
+            on_failed(
+                host, NodeFailure::unreachable,
+                step_reason.empty() ? "no output from this node in the srun step" : step_reason);
         }
         progress.advance(1);
     }

@@ -82,7 +82,8 @@ GpuReport build_gpu_report(const NvmlSnapshot& snapshot, const ProcessLookup& lo
         if (gpu.processes.ok()) {
             for (const GpuProcess& process : *gpu.processes.value) {
                 GpuProcessRow process_row{process, lookup(process.pid), {}};
-                if (lease != nullptr && descends_from(process_row.info, lease->pid, lookup, parents))
+                if (lease != nullptr &&
+                    descends_from(process_row.info, lease->pid, lookup, parents))
                     process_row.lease = lease->holder;
                 row.processes.push_back(std::move(process_row));
             }

@@ -13,7 +13,8 @@ namespace {
 std::string describe_pool(const std::vector<VisibleDevice>& pool) {
     if (pool.empty())
         return "no GPU is available";
-    return pool.size() == 1 ? "1 GPU is available" : std::to_string(pool.size()) + " GPUs are available";
+    return pool.size() == 1 ? "1 GPU is available"
+                            : std::to_string(pool.size()) + " GPUs are available";
 }
 
 bool in_pool(const VisibleDevice& device, const std::vector<VisibleDevice>& pool) {
@@ -54,8 +55,8 @@ VisibleDevice by_uuid(std::string_view entry, const std::vector<GpuId>& machine)
     if (matches.empty())
         refuse(entry, "no GPU or MIG device with this UUID on this machine");
     if (matches.size() > 1) {
-        refuse(entry, "ambiguous: " + matches[0].uuid + " and " + matches[1].uuid +
-                          " both start with it");
+        refuse(entry,
+               "ambiguous: " + matches[0].uuid + " and " + matches[1].uuid + " both start with it");
     }
     const VisibleDevice& found = matches.front();
     if (!found.mig) {
@@ -111,9 +112,8 @@ std::vector<GpuId> machine_gpus(const NvmlSnapshot& snapshot) {
             for (const MigDevice& mig : *info.mig_devices.value) {
                 if (!mig.uuid.ok())
                     continue;
-                id.mig_devices.push_back(
-                    {*mig.uuid.value, mig.gpu_instance_id.value.value_or(0),
-                     mig.compute_instance_id.value.value_or(0)});
+                id.mig_devices.push_back({*mig.uuid.value, mig.gpu_instance_id.value.value_or(0),
+                                          mig.compute_instance_id.value.value_or(0)});
             }
         }
         gpus.push_back(std::move(id));
@@ -149,8 +149,8 @@ std::vector<VisibleDevice> resolve_gpu_list(std::string_view list,
             refuse(entry, "listed twice (as " + device.uuid + ")");
         devices.push_back(std::move(device));
     }
-    const bool any_mig = std::any_of(devices.begin(), devices.end(),
-                                     [](const VisibleDevice& d) { return d.mig; });
+    const bool any_mig =
+        std::any_of(devices.begin(), devices.end(), [](const VisibleDevice& d) { return d.mig; });
     if (any_mig && devices.size() > 1) {
         throw Error(ExitCode::usage,
                     "a MIG device cannot be listed with other devices: CUDA shows a process at "
@@ -179,11 +179,11 @@ BindPlan plan_binding(std::string_view gpu_list, const NvmlSnapshot& snapshot,
             for (const GpuProcess& p : *info.processes.value)
                 used += p.used_memory.value_or(0);
             const std::size_t count = info.processes.value->size();
-            plan.warnings.push_back(
-                {"", 0, 0,
-                 label + " is busy: " + std::to_string(count) +
-                     (count == 1 ? " process holds " : " processes hold ") +
-                     std::to_string(used / (1024 * 1024)) + " MiB (see `gpuenv gpus`)"});
+            plan.warnings.push_back({"", 0, 0,
+                                     label + " is busy: " + std::to_string(count) +
+                                         (count == 1 ? " process holds " : " processes hold ") +
+                                         std::to_string(used / (1024 * 1024)) +
+                                         " MiB (see `gpuenv gpus`)"});
         }
         if (std::find(caller.devices.begin(), caller.devices.end(), device) ==
             caller.devices.end()) {

@@ -44,7 +44,7 @@ enum class IndexBase {
 
 /// Holds what `gpuenv bind` will write and what the user should know first.
 struct BindPlan {
-    std::vector<VisibleDevice> devices;  ///< empty for "none" (no GPU)
+    std::vector<VisibleDevice> devices;                     ///< empty for "none" (no GPU)
     std::vector<std::pair<std::string, std::string>> vars;  ///< CUDA_VISIBLE_DEVICES, ...
     gpuenv::Diagnostics warnings;  ///< chosen GPUs that are busy, leased or outside `caller`
 };

@@ -249,8 +249,7 @@ bool entries_sane(const std::vector<unsigned char>& bytes, unsigned count, std::
             unsigned gi = 0;
             unsigned ci = 0;
             std::memcpy(&gi, entry + offsetof(abi::ProcessInfoV2, gpu_instance_id), sizeof(gi));
-            std::memcpy(&ci, entry + offsetof(abi::ProcessInfoV2, compute_instance_id),
-                        sizeof(ci));
+            std::memcpy(&ci, entry + offsetof(abi::ProcessInfoV2, compute_instance_id), sizeof(ci));
             for (const unsigned id : {gi, ci}) {
                 if (id != abi::k_instance_id_none && id > k_max_instance_id)
                     return false;
@@ -267,8 +266,8 @@ std::size_t choose_stride(const std::vector<unsigned char>& bytes, unsigned coun
     if (count < 2 || entries_sane(bytes, count, expected, total_memory))
         return expected;  // with one entry every layout reads the same pid and memory
     std::size_t found = 0;
-    for (const std::size_t stride : {sizeof(abi::ProcessInfoV1), sizeof(abi::ProcessInfoV2),
-                                     sizeof(abi::ProcessDetailV1)}) {
+    for (const std::size_t stride :
+         {sizeof(abi::ProcessInfoV1), sizeof(abi::ProcessInfoV2), sizeof(abi::ProcessDetailV1)}) {
         if (stride == expected || !entries_sane(bytes, count, stride, total_memory))
             continue;
         if (found != 0)

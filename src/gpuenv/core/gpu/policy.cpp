@@ -10,11 +10,11 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <gpuenv/core/yaml_location.hpp>
 #include <gpuenv/util/error.hpp>
 #include <gpuenv/util/file.hpp>
 #include <gpuenv/util/text.hpp>
 #include <gpuenv/util/units.hpp>
-#include <gpuenv/core/yaml_location.hpp>
 
 namespace gpuenv::core::gpu {
 namespace {
@@ -24,7 +24,6 @@ namespace fs = std::filesystem;
 constexpr std::size_t k_max_size = 1U << 20;  // far beyond any real policy file
 constexpr std::uint64_t k_mib = 1ULL << 20;
 constexpr std::size_t k_max_index_digits = 6;  // no machine has a million GPUs
-
 
 std::string where(const fs::path& path, const YAML::Mark& mark) {
     return path.string() + ":" + std::to_string(mark.is_null() ? 0 : mark.line + 1);
@@ -50,8 +49,9 @@ void for_each_entry(const YAML::Node& node, const fs::path& path, std::string_vi
         const int line = entry.first.Mark().is_null() ? 0 : entry.first.Mark().line + 1;
         const auto [it, inserted] = seen.emplace(key, line);
         if (!inserted) {
-            fail_at(path, entry.first.Mark(),
-                 "duplicate key '" + key + "' (first at line " + std::to_string(it->second) + ")");
+            fail_at(
+                path, entry.first.Mark(),
+                "duplicate key '" + key + "' (first at line " + std::to_string(it->second) + ")");
         }
         fn(key, entry.first, entry.second);
     }
@@ -70,7 +70,8 @@ std::uint64_t whole_number(const YAML::Node& node, const fs::path& path, std::st
     if (!s.empty() && s.front() == '-')
         fail_at(path, node.Mark(), std::string(what) + " must not be negative, got '" + text + "'");
     if (!all_digits(s))
-        fail_at(path, node.Mark(), std::string(what) + " must be a whole number, got '" + text + "'");
+        fail_at(path, node.Mark(),
+                std::string(what) + " must be a whole number, got '" + text + "'");
     std::uint64_t value = 0;
     for (const char c : s) {
         const auto digit = static_cast<std::uint64_t>(c - '0');
@@ -90,7 +91,7 @@ unsigned percent(const YAML::Node& node, const fs::path& path, std::string_view 
         fail_at(path, node.Mark(), std::string(what) + " must not be negative, got '" + text + "'");
     if (!all_digits(s))
         fail_at(path, node.Mark(),
-             std::string(what) + " must be a whole percentage 0-100, got '" + text + "'");
+                std::string(what) + " must be a whole percentage 0-100, got '" + text + "'");
     while (s.size() > 1 && s.front() == '0')
         s.remove_prefix(1);
     if (s.size() > 3 || std::stoul(std::string(s)) > 100)
@@ -121,13 +122,14 @@ std::string gpu_entry(const YAML::Node& node, const fs::path& path) {
     }
     if (starts_with_ignoring_case(text, "GPU-") || starts_with_ignoring_case(text, "MIG-")) {
         if (text.size() == 4)
-            fail_at(path, node.Mark(), "'" + text + "' names no GPU: give at least part of the UUID");
+            fail_at(path, node.Mark(),
+                    "'" + text + "' names no GPU: give at least part of the UUID");
         return text;
     }
     if (text == "all" || text == "none")
         fail_at(path, node.Mark(), "'" + text + "' stands alone: write gpus: " + text);
     fail_at(path, node.Mark(),
-         "GPU entry '" + text + "' is not an index such as 0 or a UUID such as GPU-8932f937");
+            "GPU entry '" + text + "' is not an index such as 0 or a UUID such as GPU-8932f937");
 }
 
 std::optional<std::vector<std::string>> gpu_list(const YAML::Node& node, const fs::path& path,
@@ -161,7 +163,7 @@ GpuRule parse_rule(const YAML::Node& node, const fs::path& path, const YAML::Mar
             } else {
                 warnings.push_back(
                     warning_at(path, name_node.Mark(),
-                            "unknown key '" + rule.key + "." + name + "' is ignored"));
+                               "unknown key '" + rule.key + "." + name + "' is ignored"));
             }
         });
     return rule;
@@ -197,8 +199,8 @@ void parse_limits(const YAML::Node& node, const fs::path& path, Policy& policy) 
                                   policy.groups.emplace_back(name, std::move(rule));
                               });
             } else {
-                policy.warnings.push_back(
-                    warning_at(path, key_node.Mark(), "unknown key 'limits." + key + "' is ignored"));
+                policy.warnings.push_back(warning_at(
+                    path, key_node.Mark(), "unknown key 'limits." + key + "' is ignored"));
             }
         });
 }
@@ -244,8 +246,9 @@ void parse_free(const YAML::Node& node, const fs::path& path, FileKind kind, Pol
                     warning_at(path, key_node.Mark(), "unknown key '" + setting + "' is ignored"));
             } else if (!allowed(setting)) {
                 policy.warnings.push_back(warning_at(path, key_node.Mark(),
-                                                  setting + " is set by " + policy.path.string() +
-                                                      " (not in its user_settings); ignored"));
+                                                     setting + " is set by " +
+                                                         policy.path.string() +
+                                                         " (not in its user_settings); ignored"));
             } else if (setting == k_setting_max_process_memory) {
                 policy.free.max_process_memory = size(value, path, setting);
             } else {
@@ -313,8 +316,8 @@ void apply_user_settings(Policy& policy, std::string_view text, const fs::path& 
                 } else if (key == "limits" || key == "user_settings") {
                     updated.warnings.push_back(
                         warning_at(path, key_node.Mark(),
-                                key + " " + (key == "limits" ? "are" : "is") + " set by " +
-                                    policy.path.string() + "; ignored"));
+                                   key + " " + (key == "limits" ? "are" : "is") + " set by " +
+                                       policy.path.string() + "; ignored"));
                 } else {
                     updated.warnings.push_back(
                         warning_at(path, key_node.Mark(), "unknown key '" + key + "' is ignored"));

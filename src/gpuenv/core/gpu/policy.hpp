@@ -112,5 +112,4 @@ struct GpuLoad {
 [[nodiscard]] std::optional<std::string> busy_reason(const FreeThresholds& thresholds,
                                                      const GpuLoad& load);
 
-
 }  // namespace gpuenv::core::gpu

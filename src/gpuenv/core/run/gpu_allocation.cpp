@@ -36,8 +36,8 @@ void fill_whole_gpu(const gpu::GpuInfo& info, DeviceState& state) {
     if (info.utilisation.ok())
         state.load.utilization = info.utilisation.value->gpu;
     if (info.memory.ok())
-        state.free_memory = info.memory.value->total - std::min(info.memory.value->used,
-                                                                 info.memory.value->total);
+        state.free_memory =
+            info.memory.value->total - std::min(info.memory.value->used, info.memory.value->total);
 }
 
 // NVML reports neither utilisation nor processes per MIG device through the calls gpuenv
@@ -107,10 +107,10 @@ void check_policy(const GpuAsk& ask, const AllocationContext& context,
         throw Error(ExitCode::no_gpu, *reason);
     for (const gpu::VisibleDevice& device : ask.ids) {
         if (!gpu::rule_allows(rule, device.gpu_index, device.uuid, parent_uuid(snapshot, device))) {
-            throw Error(ExitCode::no_gpu,
-                        label(device) + " is not allowed for " + context.user.name +
-                            " by the GPU policy" +
-                            (rule.source.empty() ? "" : " (" + rule.key + ", " + rule.source + ")"));
+            throw Error(
+                ExitCode::no_gpu,
+                label(device) + " is not allowed for " + context.user.name + " by the GPU policy" +
+                    (rule.source.empty() ? "" : " (" + rule.key + ", " + rule.source + ")"));
         }
     }
 }

@@ -62,7 +62,7 @@ struct GpuAsk {
     std::uint64_t min_free_memory = 0;    ///< bytes, for count
     /// How long to wait for devices; nullopt: fail at once; a zero duration: wait forever.
     std::optional<std::chrono::milliseconds> wait;
-    std::function<bool()> cancelled;  ///< ends a wait (SIGINT); may be null
+    std::function<bool()> cancelled;                  ///< ends a wait (SIGINT); may be null
     std::function<void(const std::string&)> on_wait;  ///< told once what is waited for
 };
 
@@ -70,7 +70,7 @@ struct GpuAsk {
 struct AllocationResult {
     std::vector<gpu::Lease> leases;           ///< held, in the order of `devices`
     std::vector<gpu::VisibleDevice> devices;  ///< what the job gets
-    std::string failure;   ///< why nothing was allocated ("" on success): who holds what
+    std::string failure;     ///< why nothing was allocated ("" on success): who holds what
     bool cancelled = false;  ///< the wait was cancelled
 };
 
@@ -80,7 +80,7 @@ struct AllocationContext {
     /// 8 GPUs takes tens of milliseconds), and how to take a fresh one for each later attempt.
     gpu::NvmlSnapshot first_snapshot;
     std::function<gpu::NvmlSnapshot()> snapshot;
-    std::vector<gpu::VisibleDevice> pool;         ///< the caller's visible devices, in order
+    std::vector<gpu::VisibleDevice> pool;  ///< the caller's visible devices, in order
     const gpu::LeaseDir* leases = nullptr;
     const gpu::Policy* policy = nullptr;
     gpu::UserIdentity user;

@@ -4,10 +4,10 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <gpuenv/core/yaml_location.hpp>
 #include <gpuenv/util/error.hpp>
 #include <gpuenv/util/file.hpp>
 #include <gpuenv/util/text.hpp>
-#include <gpuenv/core/yaml_location.hpp>
 
 namespace gpuenv::core::spec {
 namespace {
@@ -19,7 +19,6 @@ constexpr std::size_t k_max_size = 64U << 20;  // far beyond any real environmen
 // conda's VALID_KEYS (conda/env/env.py); anything else is ignored with a warning.
 constexpr std::string_view k_valid_keys[] = {"name", "prefix", "channels", "dependencies",
                                              "variables"};
-
 
 std::string scalar(const YAML::Node& node, const fs::path& path, std::string_view what) {
     if (!node.IsScalar())
