@@ -57,6 +57,11 @@ echo
 "$here/fleet_bench.sh" "$build" "$work/env" 5
 
 echo
+echo "## gpuenv doctor and check ($(nproc) cores, $runs runs each)"
+echo
+python3 "$here/doctor_bench.py" "$build" "$work/env" "$runs"
+
+echo
 echo "## Spec engine (one timed loop per line, single thread)"
 echo
 echo "Conda versions, version specs and MatchSpecs (no Python peer runs here: conda is not installable from Debian):"

@@ -12,6 +12,10 @@ namespace gpuenv::cli {
 
 const std::vector<CommandSpec>& commands() {
     static const std::vector<CommandSpec> table = {
+        {"check",
+         "the main job: one screen on an environment and this machine (packages, integrity, "
+         "drift, doctor findings, GPUs)",
+         setup_check},
         {"list", "list every package of an environment: conda records and Python distributions",
          setup_list},
         {"envs", "list the conda environments on this machine with their package counts",
@@ -39,6 +43,8 @@ const std::vector<CommandSpec>& commands() {
         {"leases", "show who holds which GPU lease, since when, for which command", setup_leases},
         {"zombies", "find processes that hold GPU memory and should not; --kill ends your own",
          setup_zombies},
+        {"doctor", "find why an environment is slow or broken on this machine, with the fix",
+         setup_doctor},
     };
     return table;
 }

@@ -51,5 +51,9 @@ CommandAction setup_run(CLI::App& command);
 CommandAction setup_leases(CLI::App& command);
 /// Declares `gpuenv zombies`.
 CommandAction setup_zombies(CLI::App& command);
+/// Declares `gpuenv doctor`.
+CommandAction setup_doctor(CLI::App& command);
+/// Declares `gpuenv check`.
+CommandAction setup_check(CLI::App& command);
 
 }  // namespace gpuenv::cli

@@ -23,15 +23,6 @@ constexpr std::size_t k_max_read = 256 * 1024;
 constexpr std::size_t k_max_command = 4096;
 constexpr int k_max_prefix_levels = 3;
 
-std::string user_name(uid_t uid) {
-    std::array<char, 4096> buffer{};
-    passwd entry{};
-    passwd* result = nullptr;
-    if (::getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &result) == 0 && result != nullptr)
-        return result->pw_name;
-    return std::to_string(uid);
-}
-
 std::optional<double> read_uptime() {
     const auto text = read_proc_file("/proc/uptime", k_max_read);
     if (!text)
@@ -190,6 +181,15 @@ std::string prefix_of_executable(std::string_view exe) {
         dir = dir.parent_path();
     }
     return {};
+}
+
+std::string user_name(std::uint32_t uid) {
+    std::array<char, 4096> buffer{};
+    passwd entry{};
+    passwd* result = nullptr;
+    if (::getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &result) == 0 && result != nullptr)
+        return result->pw_name;
+    return std::to_string(uid);
 }
 
 ProcessInfo read_process_info(unsigned pid) {

@@ -69,6 +69,9 @@ struct ProcessInfo {
 /// most 3 levels from the executable's directory, with conda-meta/ or pyvenv.cfg; else "".
 [[nodiscard]] std::string prefix_of_executable(std::string_view exe);
 
+/// Returns the name of a user, or the uid in decimal when it has no name.
+[[nodiscard]] std::string user_name(std::uint32_t uid);
+
 /// Reads what /proc shows about `pid`; a pid it cannot show comes back with visible false.
 [[nodiscard]] ProcessInfo read_process_info(unsigned pid);
 
