@@ -304,6 +304,18 @@ TEST(CheckThreads, WarnsAboutThreadsTimesGpusAboveTheCores) {
                          "processes (one per GPU) x 16 threads = 64 threads on 32 physical cores"));
 }
 
+// With more GPUs than cores one thread per process is already the least there is.
+TEST(CheckThreads, AcceptsOneThreadPerProcessWithMoreGpusThanCores) {
+    const env::Inventory inventory = venv_inventory();
+    DoctorInput input = machine(inventory, 8, 2, 2);
+    input.env_vars.vars["OMP_NUM_THREADS"] = "1";
+    EXPECT_TRUE(threads_report(input).findings.empty());
+    input.env_vars.vars["OMP_NUM_THREADS"] = "2";
+    const DoctorReport report = threads_report(input);
+    ASSERT_EQ(report.findings.size(), 1u);
+    EXPECT_EQ(report.findings[0].rule, "threads_oversubscribed");
+}
+
 TEST(CheckThreads, LetsTheEnvironmentOverrideTheCaller) {
     // Activation sets the environment's value over the caller's.
     const env::Inventory inventory = venv_inventory();

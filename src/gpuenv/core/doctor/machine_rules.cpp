@@ -330,6 +330,9 @@ void check_oversubscribed_threads(const DoctorInput& input, DoctorReport& report
     if (cpus.physical == 0)
         return;
     const std::size_t gpus = input.machine.gpu_count();
+    // One thread per process is the least there is: more GPUs than cores is no finding then.
+    const std::size_t least =
+        std::max<std::size_t>(1, cpus.physical / std::max<std::size_t>(1, gpus));
     std::vector<std::string> evidence;
     std::string worst;
     for (const char* name : {"OMP_NUM_THREADS", "MKL_NUM_THREADS"}) {
@@ -340,7 +343,7 @@ void check_oversubscribed_threads(const DoctorInput& input, DoctorReport& report
         if (*count > cpus.physical) {
             evidence.push_back(fmt::format("{}={} ({}): more threads than the {} physical cores",
                                            name, variable->value, variable->source, cpus.physical));
-        } else if (gpus >= 2 && *count * gpus > cpus.physical) {
+        } else if (gpus >= 2 && *count * gpus > cpus.physical && *count > least) {
             evidence.push_back(fmt::format(
                 "{}={} ({}): {} processes (one per GPU) x {} threads = {} threads on {} physical "
                 "cores",
