@@ -1,0 +1,1 @@
+// Placeholder: filled by a split of an oversized doctor file.

@@ -1,0 +1,2 @@
+#pragma once
+// Placeholder: filled by a split of source_scan.cpp.
