@@ -194,10 +194,12 @@ void check_probe(const DoctorInput& input, DoctorReport& report);  // --probe's 
 
 // package_rules.cpp
 void check_cuda_runtimes(const DoctorInput& input, DoctorReport& report);      // 4
-void check_openmp_and_blas(const DoctorInput& input, DoctorReport& report);    // 5
 void check_conda_pip_overlap(const DoctorInput& input, DoctorReport& report);  // 6
 void check_dependencies(const DoctorInput& input, DoctorReport& report);       // 7
 void check_mixed_channels(const DoctorInput& input, DoctorReport& report);     // 13
+
+// openmp_rules.cpp
+void check_openmp_and_blas(const DoctorInput& input, DoctorReport& report);  // 5
 
 // machine_rules.cpp
 void check_shm(const DoctorInput& input, DoctorReport& report);      // 8
@@ -208,7 +210,9 @@ void check_sources(const DoctorInput& input, DoctorReport& report);  // 11 (--sc
 
 // binding_rules.cpp
 void check_binding(const DoctorInput& input, DoctorReport& report);        // 10
-void check_kernelspecs(const DoctorInput& input, DoctorReport& report);    // 12
 void check_zombie_memory(const DoctorInput& input, DoctorReport& report);  // 15
+
+// kernelspec_rules.cpp (also default_kernel_dirs)
+void check_kernelspecs(const DoctorInput& input, DoctorReport& report);  // 12
 
 }  // namespace gpuenv::core::doctor

@@ -1,7 +1,14 @@
+// Rule 11 (--scan): Python sources and notebooks that set CUDA_VISIBLE_DEVICES after importing
+// torch. CUDA reads the variable once, when the first CUDA call initialises it; torch does not
+// initialise CUDA at import, so such an assignment works until a CUDA call (or a library doing
+// one) has run. The sources are tokenized (python_tokens.hpp), so a docstring showing the idiom
+// is not a finding, and the assignments are matched on tokens. This file walks the scanned
+// directories, reads notebooks, finds the events in the tokens and writes the finding.
+
 #include <gpuenv/core/doctor/doctor.hpp>
+#include <gpuenv/core/doctor/python_tokens.hpp>
 
 #include <algorithm>
-#include <array>
 #include <set>
 #include <system_error>
 
@@ -11,12 +18,6 @@
 #include <gpuenv/util/file.hpp>
 #include <gpuenv/util/text.hpp>
 
-// Rule 11 (--scan): Python sources and notebooks that set CUDA_VISIBLE_DEVICES after importing
-// torch. CUDA reads the variable once, when the first CUDA call initialises it; torch does not
-// initialise CUDA at import, so such an assignment works until a CUDA call (or a library doing
-// one) has run. A small tokenizer separates code from comments and strings, so a docstring
-// showing the idiom is not a finding, and the assignments are matched on tokens.
-
 namespace gpuenv::core::doctor {
 namespace {
 
@@ -25,201 +26,6 @@ constexpr std::uintmax_t k_max_source_bytes = std::uintmax_t{4} << 20u;
 constexpr std::uintmax_t k_max_notebook_bytes = std::uintmax_t{32} << 20u;
 constexpr std::string_view k_variable = "CUDA_VISIBLE_DEVICES";
 constexpr std::size_t k_max_evidence_text = 160;
-
-// ---- tokens ---------------------------------------------------------------------------------
-
-enum class TokenKind {
-    name,
-    string,   ///< text is the literal's contents, without prefix and quotes
-    op,       ///< punctuation and operators, "==" and "=" apart
-    newline,  ///< the end of a logical line
-    number,
-    magic,  ///< a notebook's `%env CUDA_VISIBLE_DEVICES=...`: text is the value
-};
-
-struct Token {
-    TokenKind kind = TokenKind::op;
-    std::string_view text;
-    int line = 0;   ///< line in the scanned unit (a file, or a notebook's code cells in order)
-    int depth = 0;  ///< bracket depth
-    int scope = 0;  ///< 0 for module-level code, else the `def` whose body holds the token
-};
-
-bool is_name_char(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           static_cast<unsigned char>(c) >= 0x80;
-}
-
-bool is_string_prefix(std::string_view name) {
-    return name.size() <= 2 && std::all_of(name.begin(), name.end(), [](char c) {
-               return std::string_view("rRbBuUfFtT").find(c) != std::string_view::npos;
-           });
-}
-
-int indentation(std::string_view prefix) {
-    int column = 0;
-    for (const char c : prefix)
-        column = c == '\t' ? (column / 8 + 1) * 8 : column + 1;
-    return column;
-}
-
-// Splits Python text into tokens. Comments vanish and a string becomes one token, however
-// many lines it spans, so neither can look like code.
-class Tokenizer {
-  public:
-    Tokenizer(std::vector<Token>& out, int& next_scope) : m_out(out), m_next_scope(next_scope) {}
-
-    void run(std::string_view text, int first_line) {
-        m_text = text;
-        m_line = first_line;
-        std::size_t i = text.starts_with("\xEF\xBB\xBF") ? 3 : 0;
-        m_line_begin = i;
-        while (i < text.size()) {
-            const char c = text[i];
-            if (c == '\n') {
-                if (m_depth == 0 && !m_line_start) {
-                    m_out.push_back({TokenKind::newline, {}, m_line, 0, 0});
-                    m_line_start = true;
-                }
-                ++i;
-                new_line(i);
-            } else if (c == '\\' && i + 1 < text.size() &&
-                       (text[i + 1] == '\n' || text[i + 1] == '\r')) {
-                i = text.find('\n', i);
-                i = i == std::string_view::npos ? text.size() : i + 1;
-                new_line(i);
-            } else if (c == ' ' || c == '\t' || c == '\r' || c == '\f') {
-                ++i;
-            } else if (c == '#') {
-                i = std::min(text.find('\n', i), text.size());
-            } else if (c == '"' || c == '\'') {
-                i = string(i, i);
-            } else if (is_name_char(c) && !(c >= '0' && c <= '9')) {
-                std::size_t end = i;
-                while (end < text.size() && is_name_char(text[end]))
-                    ++end;
-                const std::string_view name = text.substr(i, end - i);
-                if (end < text.size() && (text[end] == '"' || text[end] == '\'') &&
-                    is_string_prefix(name)) {
-                    i = string(i, end);
-                } else {
-                    emit(TokenKind::name, name, i);
-                    i = end;
-                }
-            } else if ((c >= '0' && c <= '9') || (c == '.' && i + 1 < text.size() &&
-                                                  text[i + 1] >= '0' && text[i + 1] <= '9')) {
-                std::size_t end = i + 1;
-                while (end < text.size() && (is_name_char(text[end]) || text[end] == '.'))
-                    ++end;
-                emit(TokenKind::number, text.substr(i, end - i), i);
-                i = end;
-            } else {
-                i = punctuation(i);
-            }
-        }
-        if (!m_line_start)
-            m_out.push_back({TokenKind::newline, {}, m_line, 0, 0});
-    }
-
-  private:
-    struct Scope {
-        int indent = 0;
-        int id = 0;
-    };
-
-    void new_line(std::size_t begin) {
-        ++m_line;
-        m_line_begin = begin;
-    }
-
-    // Notes that a token starts at `start`: the first one of a logical line sets its
-    // indentation, which closes the function bodies it is not inside.
-    void begin(std::size_t start) {
-        if (!m_line_start)
-            return;
-        m_line_start = false;
-        m_indent = indentation(m_text.substr(m_line_begin, start - m_line_begin));
-        while (!m_scopes.empty() && m_indent <= m_scopes.back().indent)
-            m_scopes.pop_back();
-    }
-
-    void push(TokenKind kind, std::string_view text, int line) {
-        m_out.push_back({kind, text, line, m_depth, m_scopes.empty() ? 0 : m_scopes.back().id});
-        if (kind == TokenKind::name && text == "def")
-            m_scopes.push_back({m_indent, ++m_next_scope});
-    }
-
-    void emit(TokenKind kind, std::string_view text, std::size_t start) {
-        begin(start);
-        push(kind, text, m_line);
-    }
-
-    bool triple_at(std::size_t i, char q) const {
-        return i + 2 < m_text.size() && m_text[i] == q && m_text[i + 1] == q && m_text[i + 2] == q;
-    }
-
-    // Reads a string literal whose prefix starts at `start` and quote at `quote`; returns the
-    // offset after it. An unterminated one-line string ends at the line's end, as Python's
-    // error would.
-    std::size_t string(std::size_t start, std::size_t quote) {
-        const char q = m_text[quote];
-        const bool triple = triple_at(quote, q);
-        const std::size_t open = quote + (triple ? 3 : 1);
-        const int line = m_line;
-        begin(start);
-        std::size_t i = open;
-        while (i < m_text.size()) {
-            const char c = m_text[i];
-            if (c == '\\' && i + 1 < m_text.size()) {
-                if (m_text[i + 1] == '\n')
-                    new_line(i + 2);
-                i += 2;
-            } else if (c == '\n') {
-                if (!triple)
-                    break;
-                ++i;
-                new_line(i);
-            } else if (c == q && (!triple || triple_at(i, q))) {
-                push(TokenKind::string, m_text.substr(open, i - open), line);
-                return i + (triple ? 3 : 1);
-            } else {
-                ++i;
-            }
-        }
-        push(TokenKind::string, m_text.substr(open, i - open), line);
-        return i;
-    }
-
-    std::size_t punctuation(std::size_t i) {
-        static constexpr std::array<std::string_view, 24> k_operators = {
-            "**=", "//=", ">>=", "<<=", "...", "==", "!=", "<=", ">=", ":=", "->", "+=",
-            "-=",  "*=",  "/=",  "%=",  "&=",  "|=", "^=", "@=", "**", "//", "<<", ">>",
-        };
-        for (const std::string_view op : k_operators) {
-            if (m_text.substr(i, op.size()) == op) {
-                emit(TokenKind::op, op, i);
-                return i + op.size();
-            }
-        }
-        const char c = m_text[i];
-        if (c == ')' || c == ']' || c == '}')
-            m_depth = std::max(0, m_depth - 1);
-        emit(TokenKind::op, m_text.substr(i, 1), i);
-        if (c == '(' || c == '[' || c == '{')
-            ++m_depth;
-        return i + 1;
-    }
-
-    std::vector<Token>& m_out;
-    int& m_next_scope;
-    std::string_view m_text;
-    int m_line = 1;
-    std::size_t m_line_begin = 0;
-    int m_depth = 0;
-    bool m_line_start = true;
-    int m_indent = 0;
-    std::vector<Scope> m_scopes;
-};
 
 // ---- a scanned unit: a .py file, or a notebook's code cells in order ------------------------
 
@@ -237,20 +43,8 @@ struct SourceUnit {
     std::vector<Token> tokens;
 };
 
-bool is(const std::vector<Token>& tokens, std::size_t i, TokenKind kind, std::string_view text) {
-    return i < tokens.size() && tokens[i].kind == kind && tokens[i].text == text;
-}
-
-bool is_op(const std::vector<Token>& tokens, std::size_t i, std::string_view text) {
-    return is(tokens, i, TokenKind::op, text);
-}
-
-bool is_name(const std::vector<Token>& tokens, std::size_t i, std::string_view text) {
-    return is(tokens, i, TokenKind::name, text);
-}
-
 bool is_variable(const std::vector<Token>& tokens, std::size_t i) {
-    return is(tokens, i, TokenKind::string, k_variable);
+    return is_token(tokens, i, TokenKind::string, k_variable);
 }
 
 // Returns what IPython's %env or %set_env assigns to CUDA_VISIBLE_DEVICES ("NAME=VALUE" or
@@ -374,28 +168,13 @@ class EventFinder {
         events.push_back({i, m_tokens[i].line, m_tokens[i].scope, what});
     }
 
-    // Reads a dotted name ("torch.utils.data") from `i` and moves `i` past it.
-    std::string read_dotted(std::size_t& i) const {
-        std::string name;
-        while (i < m_tokens.size() && m_tokens[i].kind == TokenKind::name) {
-            name += m_tokens[i].text;
-            ++i;
-            if (!is_op(m_tokens, i, ".") || i + 1 >= m_tokens.size() ||
-                m_tokens[i + 1].kind != TokenKind::name)
-                break;
-            name += '.';
-            ++i;
-        }
-        return name;
-    }
-
     // Handles `import a.b as c, d` and `from a.b import c as d, (e)`; returns the last token
     // of the statement.
     std::size_t import_statement(std::size_t i) {
         const std::size_t start = i;
         if (m_tokens[i].text == "from") {
             ++i;
-            const std::string module = read_dotted(i);
+            const std::string module = read_dotted(m_tokens, i);
             if (module.empty() || !is_name(m_tokens, i, "import"))
                 return i;
             if (imports_torch(module))
@@ -413,7 +192,7 @@ class EventFinder {
         }
         for (++i; i < m_tokens.size();) {
             const std::size_t name_token = i;
-            const std::string module = read_dotted(i);
+            const std::string module = read_dotted(m_tokens, i);
             if (module.empty())
                 break;
             if (imports_torch(module))
