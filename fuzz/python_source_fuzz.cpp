@@ -25,8 +25,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     std::ofstream(dir / "c.ipynb", std::ios::binary | std::ios::trunc)
         << R"({"cells": [{"cell_type": "code", "source": )"
-        << nlohmann::json(std::string(reinterpret_cast<const char*>(data), size)).dump(
-               -1, ' ', false, nlohmann::json::error_handler_t::replace)
+        << nlohmann::json(std::string(reinterpret_cast<const char*>(data), size))
+               .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
         << "}]}";
     doctor::DoctorInput input;
     input.scan_dirs = {dir};

@@ -45,7 +45,8 @@ TEST(CmdDiff, TwoPrefixesAndASavedListJson) {
     }
     const auto table = run_gpuenv({"diff", (dir / "a").string(), (dir / "b").string()});
     EXPECT_NE(table.out.find("changed  idna (pypi)  3.6 (pip)"), std::string::npos) << table.out;
-    EXPECT_NE(table.out.find("1 added, 0 removed, 1 changed, 0 variables"), std::string::npos) << table.out;
+    EXPECT_NE(table.out.find("1 added, 0 removed, 1 changed, 0 variables"), std::string::npos)
+        << table.out;
 }
 
 TEST(CmdDiff, BadInputNamesTheFile) {

@@ -16,15 +16,16 @@ using test::TempDir;
 }  // namespace
 
 TEST(CmdExport, PinnedExportSatisfiesVerifySpecOnTheSameEnvironment) {
-    for (const auto writer : {test::CondaWriter::conda, test::CondaWriter::micromamba,
-                              test::CondaWriter::rattler}) {
+    for (const auto writer :
+         {test::CondaWriter::conda, test::CondaWriter::micromamba, test::CondaWriter::rattler}) {
         TempDir dir;
         const auto env = dir / "env";
         test::write_sample_env(env, writer);
         const auto yml = dir / "environment.yml";
         const auto e = run_gpuenv({"export", "-p", env.string(), "-o", yml.string()});
         ASSERT_EQ(e.exit_code, 0) << e.err;
-        const auto v = run_gpuenv({"verify", "-p", env.string(), "--spec", yml.string(), "--files", "none"});
+        const auto v =
+            run_gpuenv({"verify", "-p", env.string(), "--spec", yml.string(), "--files", "none"});
         EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
     }
 }
@@ -50,8 +51,12 @@ TEST(CmdExport, FromHistoryExportSatisfiesVerifySpec) {
     TempDir dir;
     test::write_sample_env(dir / "env");
     const auto yml = dir / "environment.yml";
-    ASSERT_EQ(run_gpuenv({"export", "-p", (dir / "env").string(), "--from-history", "-o", yml.string()}).exit_code, 0);
-    const auto v = run_gpuenv({"verify", "-p", (dir / "env").string(), "--spec", yml.string(), "--files", "none"});
+    ASSERT_EQ(
+        run_gpuenv({"export", "-p", (dir / "env").string(), "--from-history", "-o", yml.string()})
+            .exit_code,
+        0);
+    const auto v = run_gpuenv(
+        {"verify", "-p", (dir / "env").string(), "--spec", yml.string(), "--files", "none"});
     EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
 }
 

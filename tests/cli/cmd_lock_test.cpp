@@ -25,13 +25,15 @@ TEST(CmdLock, EveryFormatDiffsEmptyAgainstTheEnvironmentItCameFrom) {
     for (const std::string format : {"gpuenv", "explicit", "environment", "requirements"}) {
         SCOPED_TRACE(format);
         const auto lock = dir / ("lock." + format);
-        const auto written = run_gpuenv({"lock", "-p", env.string(), "--format", format, "-o", lock.string()});
+        const auto written =
+            run_gpuenv({"lock", "-p", env.string(), "--format", format, "-o", lock.string()});
         ASSERT_EQ(written.exit_code, 0) << written.err;
         EXPECT_TRUE(written.out.empty());
         const auto d = run_gpuenv({"diff", lock.string(), env.string()});
         EXPECT_EQ(d.exit_code, 0) << d.out << d.err;
         EXPECT_NE(d.out.find("no differences"), std::string::npos) << d.out;
-        const auto v = run_gpuenv({"verify", "-p", env.string(), "--lock", lock.string(), "--files", "none"});
+        const auto v =
+            run_gpuenv({"verify", "-p", env.string(), "--lock", lock.string(), "--files", "none"});
         EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
     }
 }
@@ -50,7 +52,8 @@ TEST(CmdLock, CondaLockHoldsOnlyPipPackagesWithAUrlAndHash) {
              R"({"url": "https://files.pythonhosted.org/packages/tqdm-4.66.2-py3-none-any.whl", )"
              R"("archive_info": {"hashes": {"sha256": "1ee4f8a893eb9bef51c6e35730cebf234d5d0b6bd112b0271e10ed7c24a02bd9"}}})"});
     const auto lock = dir / "conda-lock.yml";
-    const auto written = run_gpuenv({"lock", "-p", env.string(), "--format", "conda-lock", "-o", lock.string()});
+    const auto written =
+        run_gpuenv({"lock", "-p", env.string(), "--format", "conda-lock", "-o", lock.string()});
     ASSERT_EQ(written.exit_code, 0) << written.err;
     EXPECT_NE(written.err.find("idna"), std::string::npos) << written.err;
     EXPECT_NE(written.err.find("requests"), std::string::npos) << written.err;
@@ -100,7 +103,8 @@ TEST(CmdLock, GpuenvLockDetectsEveryKindOfDrift) {
     builder.add_package({.name = "zstd", .version = "1.5.6", .build = "ha6fb4c9_0"});
     test::write_file(env / "conda-meta" / "state", R"({"env_vars": {"MY_VAR": "off"}})");
 
-    const auto r = run_gpuenv({"verify", "-p", env.string(), "--lock", lock.string(), "--files", "none", "--json"});
+    const auto r = run_gpuenv(
+        {"verify", "-p", env.string(), "--lock", lock.string(), "--files", "none", "--json"});
     EXPECT_EQ(r.exit_code, 1) << r.err;
     const auto doc = nlohmann::json::parse(r.out);
     EXPECT_EQ(doc["schema"], "gpuenv.verify/1");
@@ -153,7 +157,8 @@ TEST(CmdFingerprint, PrintsOneHashThatFollowsTheEnvironment) {
     EXPECT_EQ(doc["fingerprint"].get<std::string>() + "\n", a.out);
     EXPECT_EQ(doc["counts"]["total"], 5);
     const auto canonical = run_gpuenv({"fingerprint", "-p", (dir / "a").string(), "--canonical"});
-    EXPECT_NE(canonical.out.find("pypi\trequests\t2.31.0\t\t\t\tpip\n"), std::string::npos) << canonical.out;
+    EXPECT_NE(canonical.out.find("pypi\trequests\t2.31.0\t\t\t\tpip\n"), std::string::npos)
+        << canonical.out;
 }
 
 }  // namespace gpuenv

@@ -28,8 +28,8 @@ std::vector<std::string> finding_kinds(const std::string& json) {
 }  // namespace
 
 TEST(CmdVerify, CleanEnvironmentsPassEveryFileLevel) {
-    for (const auto writer : {test::CondaWriter::conda, test::CondaWriter::micromamba,
-                              test::CondaWriter::rattler}) {
+    for (const auto writer :
+         {test::CondaWriter::conda, test::CondaWriter::micromamba, test::CondaWriter::rattler}) {
         TempDir dir;
         test::write_sample_env(dir / "env", writer);
         for (const std::string level : {"none", "quick", "full"}) {
@@ -45,12 +45,11 @@ TEST(CmdVerify, FileDriftIsFoundAtTheRightLevel) {
     const auto env = dir / "env";
     test::write_sample_env(env);
     // Same size, other content: only a full check can see it.
-    test::write_file(env / test::k_sample_site_packages / "numpy" / "core.py",
-                     [&] {
-                         const auto path = env / test::k_sample_site_packages / "numpy" / "core.py";
-                         std::string text(fs::file_size(path), 'x');
-                         return text;
-                     }());
+    test::write_file(env / test::k_sample_site_packages / "numpy" / "core.py", [&] {
+        const auto path = env / test::k_sample_site_packages / "numpy" / "core.py";
+        std::string text(fs::file_size(path), 'x');
+        return text;
+    }());
     EXPECT_EQ(run_gpuenv({"verify", "-p", env.string(), "--files", "quick"}).exit_code, 0);
     const auto full = run_gpuenv({"verify", "-p", env.string(), "--files", "full", "--json"});
     EXPECT_EQ(full.exit_code, 1) << full.err;
@@ -60,7 +59,8 @@ TEST(CmdVerify, FileDriftIsFoundAtTheRightLevel) {
     const auto quick = run_gpuenv({"verify", "-p", env.string(), "--files", "quick", "--json"});
     EXPECT_EQ(quick.exit_code, 1);
     const auto kinds = finding_kinds(quick.out);
-    EXPECT_NE(std::find(kinds.begin(), kinds.end(), "files/record_files_gone"), kinds.end()) << quick.out;
+    EXPECT_NE(std::find(kinds.begin(), kinds.end(), "files/record_files_gone"), kinds.end())
+        << quick.out;
 }
 
 TEST(CmdVerify, TableGroupsFindingsAndCounts) {
@@ -83,7 +83,8 @@ TEST(CmdVerify, BadInputExitsWithTheDocumentedCodes) {
     const auto env = (dir / "env").string();
     EXPECT_EQ(run_gpuenv({"verify", "-p", env, "--files", "deep"}).exit_code, 2);
     test::write_file(dir / "environment.yml", "dependencies:\n  - numpy >=>1\n");
-    const auto spec = run_gpuenv({"verify", "-p", env, "--spec", (dir / "environment.yml").string()});
+    const auto spec =
+        run_gpuenv({"verify", "-p", env, "--spec", (dir / "environment.yml").string()});
     EXPECT_EQ(spec.exit_code, 3);
     EXPECT_NE(spec.err.find("environment.yml"), std::string::npos) << spec.err;
     EXPECT_NE(spec.err.find("environment.yml:2:"), std::string::npos) << spec.err;
@@ -102,9 +103,12 @@ TEST(CmdVerify, LockForAnotherPlatformIsSaidPlainly) {
     ASSERT_NE(at, std::string::npos) << text;
     text.replace(at, text.find('\n', at) - at, "platform: \"osx-arm64\"");
     test::write_file(lock, text);
-    const auto r = run_gpuenv({"verify", "-p", (dir / "env").string(), "--lock", lock.string(), "--files", "none"});
+    const auto r = run_gpuenv(
+        {"verify", "-p", (dir / "env").string(), "--lock", lock.string(), "--files", "none"});
     EXPECT_EQ(r.exit_code, 1);
-    EXPECT_NE(r.out.find("the lock is for osx-arm64, this environment is linux-64"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("the lock is for osx-arm64, this environment is linux-64"),
+              std::string::npos)
+        << r.out;
 }
 
 }  // namespace gpuenv

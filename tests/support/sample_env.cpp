@@ -50,7 +50,8 @@ CondaPrefixBuilder write_sample_env(const std::filesystem::path& prefix, CondaWr
     PythonDistSpec requests{"requests", "2.31.0", "pip"};
     requests.requested = true;
     requests.files = {"requests/__init__.py"};
-    requests.metadata_extra = "Requires-Dist: idna<4,>=2.5\nRequires-Dist: PySocks!=1.5.7,>=1.5.6; extra == \"socks\"\n";
+    requests.metadata_extra =
+        "Requires-Dist: idna<4,>=2.5\nRequires-Dist: PySocks!=1.5.7,>=1.5.6; extra == \"socks\"\n";
     write_dist_info(prefix / k_sample_site_packages, requests);
 
     builder.add_history_line("==> 2024-03-01 10:00:00 <==");

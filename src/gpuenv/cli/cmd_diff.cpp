@@ -1,6 +1,6 @@
 // gpuenv diff A B: what differs between two environments, locks or saved inventories.
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
+#include <CLI/CLI.hpp>
 
 #include <gpuenv/cli/command.hpp>
 #include <gpuenv/cli/lock_json.hpp>
@@ -72,7 +72,8 @@ std::string render_table(const DiffResult& d, const core::lock::LockedEnv& a,
     for (const auto& c : d.added)
         table.add_row({"added", name_of(*c.b), "-", describe(*c.b), ""});
     for (const auto& c : d.changed)
-        table.add_row({"changed", name_of(*c.a), describe(*c.a), describe(*c.b), change_names(c.changes)});
+        table.add_row(
+            {"changed", name_of(*c.a), describe(*c.a), describe(*c.b), change_names(c.changes)});
     for (const auto& v : d.variables)
         table.add_row({"variable", v.name, v.a.value_or("-"), v.b.value_or("-"), ""});
     out += table.render();
@@ -89,8 +90,9 @@ nlohmann::ordered_json render_json(const DiffResult& d, const core::lock::Locked
     doc["a"] = {{"source", a.source}, {"platform", a.platform}, {"fingerprint", a.fingerprint}};
     doc["b"] = {{"source", b.source}, {"platform", b.platform}, {"fingerprint", b.fingerprint}};
     doc["same"] = d.empty();
-    doc["platform"] = d.platform ? nlohmann::ordered_json{{"a", d.platform->first}, {"b", d.platform->second}}
-                                 : nlohmann::ordered_json(nullptr);
+    doc["platform"] =
+        d.platform ? nlohmann::ordered_json{{"a", d.platform->first}, {"b", d.platform->second}}
+                   : nlohmann::ordered_json(nullptr);
     auto list = [](const std::vector<core::verify::PackageChange>& changes) {
         auto arr = nlohmann::ordered_json::array();
         for (const auto& c : changes) {
@@ -113,9 +115,10 @@ nlohmann::ordered_json render_json(const DiffResult& d, const core::lock::Locked
     doc["changed"] = list(d.changed);
     auto vars = nlohmann::ordered_json::array();
     for (const auto& v : d.variables) {
-        vars.push_back({{"name", v.name},
-                        {"a", v.a ? nlohmann::ordered_json(*v.a) : nlohmann::ordered_json(nullptr)},
-                        {"b", v.b ? nlohmann::ordered_json(*v.b) : nlohmann::ordered_json(nullptr)}});
+        vars.push_back(
+            {{"name", v.name},
+             {"a", v.a ? nlohmann::ordered_json(*v.a) : nlohmann::ordered_json(nullptr)},
+             {"b", v.b ? nlohmann::ordered_json(*v.b) : nlohmann::ordered_json(nullptr)}});
     }
     doc["variables"] = std::move(vars);
     doc["notes"] = d.notes;

@@ -1,7 +1,7 @@
 // gpuenv verify: every difference between an environment and its lock, its environment.yml
 // and its own files, plus dependency consistency and pip-over-conda shadowing.
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
+#include <CLI/CLI.hpp>
 
 #include <gpuenv/cli/command.hpp>
 #include <gpuenv/cli/env_options.hpp>
@@ -17,9 +17,9 @@
 namespace gpuenv::cli {
 namespace {
 
+using core::verify::FileCheck;
 using core::verify::Finding;
 using core::verify::Findings;
-using core::verify::FileCheck;
 
 struct VerifyCliRequest {
     core::env::EnvSelection env;
@@ -65,8 +65,9 @@ std::string render_table(const core::verify::VerifyResult& result, const std::st
             std::string detail = f.path;
             if (!f.detail.empty())
                 detail += (detail.empty() ? "" : ": ") + f.detail;
-            table.add_row({core::verify::to_string(f.kind), f.package, f.expected.empty() ? "-" : f.expected,
-                           f.found.empty() ? "-" : f.found, detail});
+            table.add_row({core::verify::to_string(f.kind), f.package,
+                           f.expected.empty() ? "-" : f.expected, f.found.empty() ? "-" : f.found,
+                           detail});
             if (f.kind != core::verify::FindingKind::spec_unchecked)
                 ++total;
         }
@@ -76,7 +77,8 @@ std::string render_table(const core::verify::VerifyResult& result, const std::st
     if (total == 0)
         out += "ok: no drift in " + prefix + "\n";
     else
-        out += std::to_string(total) + (total == 1 ? " finding" : " findings") + " in " + prefix + "\n";
+        out += std::to_string(total) + (total == 1 ? " finding" : " findings") + " in " + prefix +
+               "\n";
     return out;
 }
 
@@ -101,9 +103,11 @@ int run_verify(const VerifyCliRequest& request) {
 
     gpuenv::Diagnostics warnings = inventory.warnings;
     if (core_request.lock)
-        warnings.insert(warnings.end(), core_request.lock->warnings.begin(), core_request.lock->warnings.end());
+        warnings.insert(warnings.end(), core_request.lock->warnings.begin(),
+                        core_request.lock->warnings.end());
     if (core_request.spec)
-        warnings.insert(warnings.end(), core_request.spec->warnings.begin(), core_request.spec->warnings.end());
+        warnings.insert(warnings.end(), core_request.spec->warnings.begin(),
+                        core_request.spec->warnings.end());
     warnings.insert(warnings.end(), result.warnings.begin(), result.warnings.end());
     print_warnings(warnings);
 
@@ -126,7 +130,8 @@ int run_verify(const VerifyCliRequest& request) {
         doc["findings"] = std::move(findings);
         auto warn = nlohmann::ordered_json::array();
         for (const auto& w : warnings)
-            warn.push_back({{"path", w.path}, {"line", w.line}, {"column", w.column}, {"message", w.message}});
+            warn.push_back(
+                {{"path", w.path}, {"line", w.line}, {"column", w.column}, {"message", w.message}});
         doc["warnings"] = std::move(warn);
         print_json(doc);
     } else {
@@ -140,18 +145,23 @@ int run_verify(const VerifyCliRequest& request) {
 CommandAction setup_verify(CLI::App& command) {
     auto request = std::make_shared<VerifyCliRequest>();
     add_env_options(command, request->env);
-    command.add_option("--lock", request->lock,
-                       "compare with a lock: gpuenv, explicit, conda-lock, environment.yml with "
-                       "pinned specs, requirements, or a saved list --json")
+    command
+        .add_option("--lock", request->lock,
+                    "compare with a lock: gpuenv, explicit, conda-lock, environment.yml with "
+                    "pinned specs, requirements, or a saved list --json")
         ->type_name("FILE");
-    command.add_option("--spec", request->spec,
-                       "check that an environment.yml's conda specs and pip requirements are met")
+    command
+        .add_option("--spec", request->spec,
+                    "check that an environment.yml's conda specs and pip requirements are met")
         ->type_name("FILE");
-    command.add_option("--files", request->files,
-                       "none, quick (existence, type, size; the default) or full (also content "
-                       "hashes, on all cores)")
+    command
+        .add_option("--files", request->files,
+                    "none, quick (existence, type, size; the default) or full (also content "
+                    "hashes, on all cores)")
         ->type_name("LEVEL");
-    command.add_option("-j,--jobs", request->jobs, "hashing threads for --files full (default: all cores)")
+    command
+        .add_option("-j,--jobs", request->jobs,
+                    "hashing threads for --files full (default: all cores)")
         ->type_name("N");
     command.add_flag("--json", request->json, "print the gpuenv.verify/1 document");
     return [request] { return run_verify(*request); };

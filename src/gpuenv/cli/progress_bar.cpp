@@ -49,7 +49,8 @@ void TerminalProgress::draw(bool force) {
 
 std::unique_ptr<util::Progress> make_progress(bool quiet) {
     const char* term = std::getenv("TERM");
-    if (quiet || ::isatty(STDERR_FILENO) == 0 || (term != nullptr && std::string_view(term) == "dumb"))
+    if (quiet || ::isatty(STDERR_FILENO) == 0 ||
+        (term != nullptr && std::string_view(term) == "dumb"))
         return std::make_unique<util::NullProgress>();
     return std::make_unique<TerminalProgress>();
 }

@@ -69,7 +69,8 @@ std::string to_base64url_nopad(const Sha256Digest& digest) {
     }
     const std::size_t rest = digest.size() - i;  // 32 bytes: 2 left over
     if (rest == 2) {
-        const std::uint32_t n = (std::uint32_t{digest[i]} << 16U) | (std::uint32_t{digest[i + 1]} << 8U);
+        const std::uint32_t n =
+            (std::uint32_t{digest[i]} << 16U) | (std::uint32_t{digest[i + 1]} << 8U);
         out.push_back(k_alphabet[(n >> 18U) & 63U]);
         out.push_back(k_alphabet[(n >> 12U) & 63U]);
         out.push_back(k_alphabet[(n >> 6U) & 63U]);

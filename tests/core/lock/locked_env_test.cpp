@@ -11,9 +11,9 @@ namespace gpuenv::core::lock {
 namespace {
 
 const LockedPackage& find(const LockedEnv& env, const std::string& name, Manager manager) {
-    const auto it = std::find_if(env.packages.begin(), env.packages.end(), [&](const LockedPackage& p) {
-        return p.name == name && p.manager == manager;
-    });
+    const auto it = std::find_if(
+        env.packages.begin(), env.packages.end(),
+        [&](const LockedPackage& p) { return p.name == name && p.manager == manager; });
     if (it == env.packages.end())
         throw std::runtime_error("no package " + name);
     return *it;
@@ -51,8 +51,8 @@ TEST(LockedEnv, HoldsEveryRecordDistributionAndVariable) {
     EXPECT_EQ(requests.installer, "pip");
     EXPECT_TRUE(requests.requested);
     EXPECT_EQ(requests.record_sha256.size(), 64U);
-    EXPECT_EQ(requests.depends,
-              (std::vector<std::string>{"idna<4,>=2.5", "PySocks!=1.5.7,>=1.5.6; extra == \"socks\""}));
+    EXPECT_EQ(requests.depends, (std::vector<std::string>{
+                                    "idna<4,>=2.5", "PySocks!=1.5.7,>=1.5.6; extra == \"socks\""}));
     EXPECT_FALSE(find(locked, "idna", Manager::pypi).requested);
 
     EXPECT_EQ(locked.env_vars, (std::map<std::string, std::string>{{"MY_VAR", "on"}}));
@@ -75,8 +75,9 @@ TEST(LockedEnv, RecordHashChangesWhenPipRewritesADistribution) {
     test::TempDir dir;
     test::write_sample_env(dir / "env");
     const auto before = lock_from_inventory(env::read_inventory(env::open_prefix(dir / "env")));
-    test::write_file(dir / "env" / test::k_sample_site_packages / "requests-2.31.0.dist-info" / "RECORD",
-                     "requests/__init__.py,sha256=AAAA,1\n");
+    test::write_file(
+        dir / "env" / test::k_sample_site_packages / "requests-2.31.0.dist-info" / "RECORD",
+        "requests/__init__.py,sha256=AAAA,1\n");
     const auto after = lock_from_inventory(env::read_inventory(env::open_prefix(dir / "env")));
     EXPECT_NE(find(before, "requests", Manager::pypi).record_sha256,
               find(after, "requests", Manager::pypi).record_sha256);

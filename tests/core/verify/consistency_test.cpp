@@ -33,8 +33,8 @@ fs::path site_packages(const test::TempDir& dir) {
 }  // namespace
 
 TEST(Consistency, SampleEnvironmentIsConsistentForEveryWriter) {
-    for (const auto writer : {test::CondaWriter::conda, test::CondaWriter::micromamba,
-                              test::CondaWriter::rattler}) {
+    for (const auto writer :
+         {test::CondaWriter::conda, test::CondaWriter::micromamba, test::CondaWriter::rattler}) {
         test::TempDir dir;
         test::write_sample_env(dir / "env", writer);
         const auto findings = consistency_of(dir / "env");

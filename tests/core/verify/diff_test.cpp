@@ -65,7 +65,8 @@ TEST(Diff, ReportsAddedRemovedAndEachChangedField) {
     EXPECT_EQ(d.changed[1].key, "requests");
     EXPECT_EQ(d.changed[1].changes, std::vector<FindingKind>{FindingKind::installer});
     EXPECT_EQ(d.changed[2].key, "zlib");
-    EXPECT_EQ(d.changed[2].changes, (std::vector<FindingKind>{FindingKind::build, FindingKind::channel}));
+    EXPECT_EQ(d.changed[2].changes,
+              (std::vector<FindingKind>{FindingKind::build, FindingKind::channel}));
 
     const auto findings = findings_from_diff(d);
     ASSERT_EQ(findings.size(), 6U);
@@ -87,7 +88,8 @@ TEST(Diff, PipOverCondaIsAChangeOfInstallerNotAnAddition) {
     EXPECT_TRUE(d.added.empty());
     EXPECT_TRUE(d.removed.empty());
     ASSERT_EQ(d.changed.size(), 1U);
-    EXPECT_EQ(d.changed[0].changes, (std::vector<FindingKind>{FindingKind::installer, FindingKind::version}));
+    EXPECT_EQ(d.changed[0].changes,
+              (std::vector<FindingKind>{FindingKind::installer, FindingKind::version}));
 }
 
 TEST(Diff, ShadowingDistributionPairsWithItsTwin) {
@@ -139,11 +141,12 @@ TEST(Diff, VariablesAndPlatform) {
 }
 
 TEST(Diff, RequirementsSideComparesThePythonView) {
-    auto installed = env_of({conda("pytorch", "2.3.0", "cuda_0"), conda("libzlib", "1.3"),
-                             pypi("requests", "2.31.0")});
+    auto installed = env_of(
+        {conda("pytorch", "2.3.0", "cuda_0"), conda("libzlib", "1.3"), pypi("requests", "2.31.0")});
     installed.packages[0].python_name = "torch";
     installed.packages[0].python_version = "2.3.0";
-    auto requirements = env_of({pypi("torch", "2.3.0", ""), pypi("requests", "2.32.0", "")}, "req.txt");
+    auto requirements =
+        env_of({pypi("torch", "2.3.0", ""), pypi("requests", "2.32.0", "")}, "req.txt");
     requirements.fields = {false, true, true, false, false, false, false, false};
     requirements.platform.clear();
     const auto d = diff(requirements, installed);

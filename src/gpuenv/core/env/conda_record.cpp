@@ -30,12 +30,12 @@ namespace gpuenv::core::env {
 namespace {
 
 namespace od = simdjson::ondemand;
-using simdjson::error_code;
 using record_json::check_null;
 using record_json::error_prefix;
 using record_json::is_json_number;
 using record_json::throw_syntax_error;
 using record_json::type_name;
+using simdjson::error_code;
 
 // conda's TimestampField treats anything up to 9999-12-31T23:59:59Z as seconds.
 constexpr std::int64_t k_max_seconds_timestamp = 253402300799;

@@ -87,20 +87,20 @@ std::vector<std::string> read_requires_dist(const PythonDist& dist, Diagnostics&
     fs::path file;
     bool requires_txt = false;
     switch (dist.format) {
-    case DistFormat::dist_info:
-        file = dist.metadata_path / "METADATA";
-        break;
-    case DistFormat::egg_info_dir:
-        file = dist.metadata_path / "requires.txt";
-        requires_txt = true;
-        break;
-    case DistFormat::egg:
-        file = dist.metadata_path / "EGG-INFO" / "requires.txt";
-        requires_txt = true;
-        break;
-    case DistFormat::egg_info_file:
-        file = dist.metadata_path;  // PKG-INFO style; may carry Requires-Dist
-        break;
+        case DistFormat::dist_info:
+            file = dist.metadata_path / "METADATA";
+            break;
+        case DistFormat::egg_info_dir:
+            file = dist.metadata_path / "requires.txt";
+            requires_txt = true;
+            break;
+        case DistFormat::egg:
+            file = dist.metadata_path / "EGG-INFO" / "requires.txt";
+            requires_txt = true;
+            break;
+        case DistFormat::egg_info_file:
+            file = dist.metadata_path;  // PKG-INFO style; may carry Requires-Dist
+            break;
     }
     if (requires_txt && !util::exists(file))
         return {};

@@ -12,11 +12,11 @@ namespace gpuenv::core::env {
 
 /// Holds one `==> date <==` block of conda-meta/history.
 struct HistoryRevision {
-    std::string date;  ///< as written between the arrows
-    std::string command;  ///< the `# cmd:` line's value
-    std::string tool;     ///< "conda 25.1.2" from `# conda version: ...`
-    std::vector<std::string> linked;    ///< `+channel/subdir::name-version-build` lines
-    std::vector<std::string> unlinked;  ///< `-...` lines
+    std::string date;                       ///< as written between the arrows
+    std::string command;                    ///< the `# cmd:` line's value
+    std::string tool;                       ///< "conda 25.1.2" from `# conda version: ...`
+    std::vector<std::string> linked;        ///< `+channel/subdir::name-version-build` lines
+    std::vector<std::string> unlinked;      ///< `-...` lines
     std::vector<std::string> update_specs;  ///< update/install/create specs
     std::vector<std::string> remove_specs;  ///< remove/uninstall specs
     std::vector<std::string> neutered_specs;

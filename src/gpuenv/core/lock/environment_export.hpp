@@ -31,8 +31,7 @@ enum class Builds { no, yes };
 /// (kept only while still installed, as conda does), with the channels those packages came
 /// from, and the external distributions that have a REQUESTED file, pinned with `==`.
 [[nodiscard]] ExportedEnv export_from_history(const env::Inventory& inventory,
-                                              const env::History& history,
-                                              const LockedEnv& locked);
+                                              const env::History& history, const LockedEnv& locked);
 
 /// Renders an environment.yml that conda, micromamba and gpuenv read back.
 [[nodiscard]] std::string render_environment_yml(const ExportedEnv& env);

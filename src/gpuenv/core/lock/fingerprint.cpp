@@ -29,11 +29,10 @@ std::string fingerprint_text(const std::vector<LockedPackage>& packages) {
         std::string line = to_string(p.manager);
         // Keys are normalized here, whatever the source wrote, so that a lock, a list --json
         // and the installed environment give the same text.
-        for (const std::string& field :
-             {spec::normalize_pypi_name(p.name), p.version,
-              p.manager == Manager::conda ? p.build : std::string(),
-              p.manager == Manager::conda ? p.channel : std::string(), artifact_of(p),
-              p.installer}) {
+        for (const std::string& field : {spec::normalize_pypi_name(p.name), p.version,
+                                         p.manager == Manager::conda ? p.build : std::string(),
+                                         p.manager == Manager::conda ? p.channel : std::string(),
+                                         artifact_of(p), p.installer}) {
             line += '\t';
             line += field;
         }

@@ -55,6 +55,7 @@ struct RenderedLock {
 /// Returns the indexes of the conda packages in dependency (topological) order: every
 /// package after the packages its depends name; cycles are broken deterministically (by
 /// name) and ties are kept in name order, as conda's PrefixGraph does for `list --explicit`.
-[[nodiscard]] std::vector<std::size_t> topological_order(const std::vector<LockedPackage>& packages);
+[[nodiscard]] std::vector<std::size_t> topological_order(
+    const std::vector<LockedPackage>& packages);
 
 }  // namespace gpuenv::core::lock

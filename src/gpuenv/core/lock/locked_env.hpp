@@ -56,22 +56,22 @@ struct LockedPackage {
 /// Says which fields of LockedPackage a source knows, so that comparisons only look at
 /// what both sides have (a requirements.txt knows no builds, an explicit file no pip side).
 struct KnownFields {
-    bool conda = true;      ///< conda packages are listed
-    bool pypi = true;       ///< external Python distributions are listed
+    bool conda = true;         ///< conda packages are listed
+    bool pypi = true;          ///< external Python distributions are listed
     bool python_only = false;  ///< every Python distribution is listed with no conda side
                                ///< (requirements.txt): compare against the Python view
     bool build = true;
     bool channel = true;
     bool installer = true;
-    bool hashes = true;        ///< conda sha256/md5 and pypi RECORD hashes
+    bool hashes = true;  ///< conda sha256/md5 and pypi RECORD hashes
     bool env_vars = true;
 };
 
 /// Holds a whole locked (or installed) environment in the form every format maps to.
 struct LockedEnv {
-    std::string platform;               ///< conda subdir (linux-64); "" when unknown
-    std::vector<std::string> channels;  ///< display names, most used first
-    std::vector<LockedPackage> packages;  ///< sorted by key, conda before pypi
+    std::string platform;                         ///< conda subdir (linux-64); "" when unknown
+    std::vector<std::string> channels;            ///< display names, most used first
+    std::vector<LockedPackage> packages;          ///< sorted by key, conda before pypi
     std::map<std::string, std::string> env_vars;  ///< effective activation variables
     std::string fingerprint;  ///< as stored by the source ("" when it stores none)
     std::string name;         ///< environment name when the source has one

@@ -45,7 +45,8 @@ void check_conda_dependencies(const env::Inventory& inventory, Findings& out,
             const auto spec = spec::MatchSpec::try_parse(text, &failure);
             if (!spec) {
                 warnings.push_back({record.record_path.string(), 0, 0,
-                                    "cannot check " + std::string(constraint ? "constrains" : "depends") +
+                                    "cannot check " +
+                                        std::string(constraint ? "constrains" : "depends") +
                                         " entry '" + text + "': " + failure.reason});
                 return;
             }
@@ -56,14 +57,13 @@ void check_conda_dependencies(const env::Inventory& inventory, Findings& out,
                 if (constraint)
                     return;  // constrains apply only to installed packages
                 const auto pip = external.find(spec::normalize_pypi_name(spec->name()));
-                out.push_back({FindingKind::dependency_missing, p.name, text, "", "",
-                               pip == external.end()
-                                   ? "required by " + p.name + " " + conda_label(p) +
-                                         ", not installed"
-                                   : "required by " + p.name + " " + conda_label(p) +
-                                         "; only " + pip->second->installer + " " +
-                                         pip->second->name + " " + pip->second->version +
-                                         " is installed"});
+                out.push_back(
+                    {FindingKind::dependency_missing, p.name, text, "", "",
+                     pip == external.end()
+                         ? "required by " + p.name + " " + conda_label(p) + ", not installed"
+                         : "required by " + p.name + " " + conda_label(p) + "; only " +
+                               pip->second->installer + " " + pip->second->name + " " +
+                               pip->second->version + " is installed"});
                 return;
             }
             if (!spec->matches(env::package_info(*it->second))) {
@@ -129,7 +129,8 @@ void check_python_requirements(const env::Inventory& inventory, Findings& out,
             }
             bool satisfied = false;
             for (auto it = range.first; it != range.second && !satisfied; ++it)
-                satisfied = req->specifier.contains(it->second->dist->version, spec::PreReleases::allow);
+                satisfied =
+                    req->specifier.contains(it->second->dist->version, spec::PreReleases::allow);
             if (!satisfied) {
                 const auto& found = *range.first->second->dist;
                 out.push_back({FindingKind::dependency_unsatisfied, package, req->str(),

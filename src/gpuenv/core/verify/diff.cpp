@@ -54,8 +54,7 @@ Common common_fields(const LockedEnv& a, const LockedEnv& b, std::vector<std::st
     if (!c.build)
         notes.push_back("builds not compared: " + lacking(fa.build, fb.build) + " has none");
     if (!c.channel)
-        notes.push_back("channels not compared: " + lacking(fa.channel, fb.channel) +
-                        " has none");
+        notes.push_back("channels not compared: " + lacking(fa.channel, fb.channel) + " has none");
     if (!c.env_vars)
         notes.push_back("variables not compared: " + lacking(fa.env_vars, fb.env_vars) +
                         " has none");
@@ -110,8 +109,8 @@ std::vector<FindingKind> compare(const LockedPackage& a, const LockedPackage& b,
         const auto ha = conda_hash(a);
         const auto hb = conda_hash(b);
         // Only hashes of the same kind are comparable (sha256 vs md5 say nothing).
-        const bool same_kind = (!a.sha256.empty() && !b.sha256.empty()) ||
-                               (a.sha256.empty() && b.sha256.empty());
+        const bool same_kind =
+            (!a.sha256.empty() && !b.sha256.empty()) || (a.sha256.empty() && b.sha256.empty());
         if (c.hashes && a.version == b.version && a.build == b.build && !ha.empty() &&
             !hb.empty() && same_kind && ha != hb) {
             changes.push_back(FindingKind::content);
@@ -132,14 +131,20 @@ std::vector<FindingKind> compare(const LockedPackage& a, const LockedPackage& b,
 
 std::string describe(const LockedPackage& p, FindingKind field) {
     switch (field) {
-    case FindingKind::version: return p.version;
-    case FindingKind::build: return p.build;
-    case FindingKind::channel: return p.channel;
-    case FindingKind::installer: return p.manager == Manager::conda ? "conda" : p.installer;
-    case FindingKind::content:
-        return !p.record_sha256.empty() && p.sha256.empty() ? "RECORD " + p.record_sha256.substr(0, 12)
-                                                            : conda_hash(p).substr(0, 12);
-    default: return {};
+        case FindingKind::version:
+            return p.version;
+        case FindingKind::build:
+            return p.build;
+        case FindingKind::channel:
+            return p.channel;
+        case FindingKind::installer:
+            return p.manager == Manager::conda ? "conda" : p.installer;
+        case FindingKind::content:
+            return !p.record_sha256.empty() && p.sha256.empty()
+                       ? "RECORD " + p.record_sha256.substr(0, 12)
+                       : conda_hash(p).substr(0, 12);
+        default:
+            return {};
     }
 }
 
@@ -199,7 +204,8 @@ DiffResult diff(const LockedEnv& a, const LockedEnv& b) {
         pair_up([](const LockedPackage& x, const LockedPackage& y) {
             return x.manager == y.manager && x.version == y.version;
         });
-        pair_up([](const LockedPackage& x, const LockedPackage& y) { return x.manager == y.manager; });
+        pair_up(
+            [](const LockedPackage& x, const LockedPackage& y) { return x.manager == y.manager; });
         pair_up([](const LockedPackage&, const LockedPackage&) { return true; });
         for (std::size_t i = 0; i < left.size(); ++i) {
             if (!left_used[i])
@@ -246,8 +252,8 @@ Findings findings_from_diff(const DiffResult& diff) {
         out.push_back({FindingKind::missing, name_of(*r.a), label(*r.a), "", "", "not installed"});
     for (const auto& c : diff.changed) {
         for (const auto kind : c.changes) {
-            out.push_back({kind, name_of(*c.a), describe(*c.a, kind), describe(*c.b, kind), "",
-                           ""});
+            out.push_back(
+                {kind, name_of(*c.a), describe(*c.a, kind), describe(*c.b, kind), "", ""});
         }
     }
     for (const auto& a : diff.added)

@@ -17,7 +17,7 @@ namespace gpuenv::core::verify {
 
 /// Holds what the early check found for one conda record file.
 struct EarlyRecordResult {
-    Findings findings;  ///< named after the record's file; check_files renames them
+    Findings findings;    ///< named after the record's file; check_files renames them
     bool python = false;  ///< planned as noarch:python
     bool redo = false;    ///< not planned: it needs the inventory (see CondaPlanned)
 };

@@ -174,8 +174,8 @@ EarlyPart take_early(Context& ctx, EarlyFileCheck& early) {
     for (const auto* package : ctx.conda) {
         const auto& record = *package->record;
         EarlyRecordResult* result = early.result(record.record_path);
-        const bool python = record.noarch.empty() ? result && result->python
-                                                  : record.noarch == "python";
+        const bool python =
+            record.noarch.empty() ? result && result->python : record.noarch == "python";
         if (!result || result->redo || result->python != python) {
             rest.push_back(package);
             continue;
@@ -246,16 +246,15 @@ Findings check_quick(Context& ctx, EarlyPart early, util::Progress& progress) {
 Findings check_full(Context& ctx, util::Progress& progress) {
     auto& ext = ctx.externals.plans;
     std::vector<PackagePlan> conda(ctx.conda.size());
-    run_parallel<PlanState>(ext.size() + conda.size(), ctx.jobs, 1,
-                            [&](std::size_t i, PlanState& state) {
-                                PackagePlan* plan = i < ext.size() ? &ext[i] : &conda[i - ext.size()];
-                                if (i >= ext.size()) {
-                                    file_check_detail::plan_conda(*ctx.conda[i - ext.size()],
-                                                                  ctx.prefix, ctx.site_packages,
-                                                                  RecordText::owned, state, *plan);
-                                }
-                                inspect_plan(ctx, *plan, FileCheck::full, state);
-                            });
+    run_parallel<PlanState>(
+        ext.size() + conda.size(), ctx.jobs, 1, [&](std::size_t i, PlanState& state) {
+            PackagePlan* plan = i < ext.size() ? &ext[i] : &conda[i - ext.size()];
+            if (i >= ext.size()) {
+                file_check_detail::plan_conda(*ctx.conda[i - ext.size()], ctx.prefix,
+                                              ctx.site_packages, RecordText::owned, state, *plan);
+            }
+            inspect_plan(ctx, *plan, FileCheck::full, state);
+        });
     std::vector<Check*> checks;
     for (auto* plans : {&ext, &conda}) {
         for (auto& plan : *plans) {
@@ -287,8 +286,8 @@ Findings check_files(const env::Inventory& inventory, const FileCheckOptions& op
     }
     const unsigned jobs =
         options.jobs != 0 ? options.jobs : std::max(1U, std::thread::hardware_concurrency());
-    Context ctx{prefix, prefix_fd.get(), file_check_detail::default_site_packages(inventory),
-                {},     {},              jobs};
+    Context ctx{
+        prefix, prefix_fd.get(), file_check_detail::default_site_packages(inventory), {}, {}, jobs};
     std::vector<const env::Package*> external;
     for (const auto& p : inventory.packages) {
         if (p.kind == env::PackageKind::conda && p.record) {

@@ -178,10 +178,9 @@ std::optional<Finding> Judge::judge(const Check& c, const Owner& owner) const {
 // A conda record whose files are all gone is reported once, not file by file.
 void Judge::judge_plan(const PackagePlan& plan, Findings& out) const {
     out.insert(out.end(), plan.findings.begin(), plan.findings.end());
-    const bool all_missing =
-        plan.owner.conda && !plan.checks.empty() &&
-        std::all_of(plan.checks.begin(), plan.checks.end(),
-                    [](const Check& c) { return c.found == Found::missing; });
+    const bool all_missing = plan.owner.conda && !plan.checks.empty() &&
+                             std::all_of(plan.checks.begin(), plan.checks.end(),
+                                         [](const Check& c) { return c.found == Found::missing; });
     if (all_missing) {
         out.push_back(finding(FindingKind::record_files_gone, plan.owner, plan.owner.record,
                               std::to_string(plan.checks.size()) + " files", "none",

@@ -289,9 +289,8 @@ CondaPlanned plan_conda_file(const fs::path& record_file, const fs::path& prefix
     return planned;
 }
 
-void plan_conda(const env::Package& package, const fs::path& prefix,
-                std::string_view site_packages, RecordText text, PlanState& state,
-                PackagePlan& plan) {
+void plan_conda(const env::Package& package, const fs::path& prefix, std::string_view site_packages,
+                RecordText text, PlanState& state, PackagePlan& plan) {
     const auto& record = *package.record;
     plan.owner.package = package.name;
     plan.units = record.file_count;
@@ -341,8 +340,8 @@ void plan_pypi(const env::Package& package, const fs::path& prefix, std::string&
         c.expect = Expect::record_row;
         std::replace(row.path.begin(), row.path.end(), '\\', '/');
         if (plain_root && is_plain_relative(row.path)) {
-            c.path = plan.paths.emplace_back(root_rel.empty() ? row.path
-                                                              : root_rel + "/" + row.path);
+            c.path =
+                plan.paths.emplace_back(root_rel.empty() ? row.path : root_rel + "/" + row.path);
         } else {
             c.path =
                 plan.paths.emplace_back(relative_to((root / row.path).lexically_normal(), prefix));

@@ -77,7 +77,7 @@ struct PackagePlan {
     std::string rewritten;  ///< paths rewritten ('\' or noarch); reserved whole, never grows
     std::deque<std::string> paths;  ///< RECORD paths made prefix-relative
     std::vector<Check> checks;
-    Findings findings;  ///< the record or RECORD itself could not be read
+    Findings findings;        ///< the record or RECORD itself could not be read
     std::uint64_t units = 0;  ///< progress units in quick mode (files listed)
 };
 
@@ -143,8 +143,8 @@ void plan_conda(const env::Package& package, const std::filesystem::path& prefix
                 PackagePlan& plan);
 
 /// Plans the checks of one external distribution's RECORD into `plan`.
-void plan_pypi(const env::Package& package, const std::filesystem::path& prefix,
-               std::string& text, PackagePlan& plan);
+void plan_pypi(const env::Package& package, const std::filesystem::path& prefix, std::string& text,
+               PackagePlan& plan);
 
 /// Returns whether a check's content is compared, once the path has been inspected.
 [[nodiscard]] bool wants_hash(const Check& c);

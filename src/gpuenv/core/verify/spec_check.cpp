@@ -47,10 +47,10 @@ void check_conda_spec(const env::Inventory& inventory, const spec::CondaDependen
     }
     if (record == nullptr) {
         if (external != nullptr) {
-            out.push_back({FindingKind::wrong_installer, spec.name(), spec.str(),
-                           external->version + " (" + external->installer + ")", "",
-                           where + ": installed by " + external->installer +
-                               ", not as a conda package"});
+            out.push_back(
+                {FindingKind::wrong_installer, spec.name(), spec.str(),
+                 external->version + " (" + external->installer + ")", "",
+                 where + ": installed by " + external->installer + ", not as a conda package"});
         } else {
             out.push_back({FindingKind::spec_missing, spec.name(), spec.str(), "", "",
                            where + ": not installed"});
@@ -70,7 +70,8 @@ void check_conda_spec(const env::Inventory& inventory, const spec::CondaDependen
     }
 }
 
-void check_pip_requirement(const spec::PipDependency& dep, const spec::MarkerEnvironment& marker_env,
+void check_pip_requirement(const spec::PipDependency& dep,
+                           const spec::MarkerEnvironment& marker_env,
                            const std::multimap<std::string, const Package*>& dists, Findings& out) {
     const std::string where = "environment.yml line " + std::to_string(dep.line);
     if (!dep.requirement) {

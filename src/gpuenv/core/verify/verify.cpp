@@ -27,8 +27,9 @@ VerifyResult verify(const env::Inventory& inventory, const VerifyRequest& reques
     VerifyResult result;
     if (request.lock) {
         // The installed side is read without RECORD hashes when the lock has none to compare.
-        const auto installed = lock::lock_from_inventory(
-            inventory, request.lock->fields.hashes ? lock::HashRecords::yes : lock::HashRecords::no);
+        const auto installed = lock::lock_from_inventory(inventory, request.lock->fields.hashes
+                                                                        ? lock::HashRecords::yes
+                                                                        : lock::HashRecords::no);
         result.warnings.insert(result.warnings.end(), installed.warnings.begin(),
                                installed.warnings.end());
         const auto d = diff(*request.lock, installed);

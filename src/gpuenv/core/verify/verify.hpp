@@ -15,8 +15,8 @@ namespace gpuenv::core::verify {
 
 /// Holds what `gpuenv verify` checks an environment against.
 struct VerifyRequest {
-    std::optional<lock::LockedEnv> lock;          ///< --lock, already read
-    std::optional<spec::EnvironmentFile> spec;    ///< --spec, already read
+    std::optional<lock::LockedEnv> lock;        ///< --lock, already read
+    std::optional<spec::EnvironmentFile> spec;  ///< --spec, already read
     FileCheckOptions files;
     EarlyFileCheck* early_files = nullptr;  ///< started before the inventory was read, or null
 };
@@ -35,7 +35,8 @@ struct VerifyResult {
 
 /// Checks `spec`'s conda specs against the installed records and its pip requirements against
 /// the installed distributions (markers evaluated for the environment).
-[[nodiscard]] Findings check_spec(const env::Inventory& inventory, const spec::EnvironmentFile& spec);
+[[nodiscard]] Findings check_spec(const env::Inventory& inventory,
+                                  const spec::EnvironmentFile& spec);
 
 /// Checks dependency consistency (conda depends/constrains, Requires-Dist like pip check),
 /// shadowing, duplicate distributions and records whose Python metadata is gone.
