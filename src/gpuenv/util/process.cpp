@@ -100,4 +100,41 @@ std::string find_on_path(const std::string& name, const std::string& path_list) 
     return {};
 }
 
+int spawn_in_own_group(const std::vector<std::string>& argv, char* const* envp, int out_fd,
+                       int err_fd, bool search_path, int& pid) {
+    if (argv.empty())
+        return EINVAL;
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
+    posix_spawn_file_actions_adddup2(&actions, err_fd, 2);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setpgroup(&attr, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    posix_spawnattr_setsigmask(&attr, &none);
+    sigset_t defaults;
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGPIPE);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    posix_spawnattr_setflags(
+        &attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    std::vector<char*> args;
+    args.reserve(argv.size() + 1);
+    for (const auto& a : argv)
+        args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    pid_t child = -1;
+    char* const* env = envp != nullptr ? envp : environ;
+    const int rc = search_path ? ::posix_spawnp(&child, args[0], &actions, &attr, args.data(), env)
+                               : ::posix_spawn(&child, args[0], &actions, &attr, args.data(), env);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    if (rc == 0)
+        pid = child;
+    return rc;
+}
+
 }  // namespace gpuenv::util

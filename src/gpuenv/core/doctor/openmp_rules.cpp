@@ -252,8 +252,10 @@ std::vector<OmpSource> find_omp_sources(const env::Inventory& inventory,
     });
     for (const auto& [target, found] : in_lib) {
         const auto& [runtime, shown] = found;
+        // A lambda cannot capture a structured binding before C++20's clang 16.
+        const auto wanted = runtime;
         auto owner = std::find_if(sources.begin(), sources.end(),
-                                  [&](const OmpSource& s) { return s.runtime == runtime; });
+                                  [&](const OmpSource& s) { return s.runtime == wanted; });
         if (owner != sources.end()) {
             owner->places.push_back(shown);
         } else {

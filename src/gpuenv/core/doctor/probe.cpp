@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include <gpuenv/util/file.hpp>
+#include <gpuenv/util/process.hpp>
 #include <gpuenv/util/text.hpp>
 
 namespace gpuenv::core::doctor {
@@ -123,35 +124,15 @@ int spawn(std::vector<std::string> argv, const std::map<std::string, std::string
     util::FdGuard err_read(err[0]);
     util::FdGuard err_write(err[1]);
 
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-    posix_spawn_file_actions_adddup2(&actions, err[1], 2);
-    // Its own group, so that a timeout also ends what it started; default signal handling
-    // whatever gpuenv set for itself.
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    posix_spawnattr_setpgroup(&attr, 0);
-    sigset_t none;
-    sigemptyset(&none);
-    posix_spawnattr_setsigmask(&attr, &none);
-    sigset_t defaults;
-    sigemptyset(&defaults);
-    sigaddset(&defaults, SIGPIPE);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
-    posix_spawnattr_setflags(
-        &attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-
     std::vector<std::string> env_strings;
     env_strings.reserve(environment.size());
     for (const auto& [name, value] : environment)
         env_strings.push_back(name + "=" + value);
-    std::vector<char*> args = c_strings(argv);
     std::vector<char*> envp = c_strings(env_strings);
-    const int rc = ::posix_spawn(&child.pid, args[0], &actions, &attr, args.data(), envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
+    int pid = -1;
+    const int rc =
+        util::spawn_in_own_group(argv, envp.data(), out[1], err[1], /*search_path=*/false, pid);
+    child.pid = pid;
     if (rc != 0)
         return rc;
     child.out = std::move(out_read);

@@ -15,6 +15,7 @@
 #include <optional>
 
 #include <gpuenv/util/error.hpp>
+#include <gpuenv/util/process.hpp>
 
 extern char** environ;
 
@@ -79,37 +80,9 @@ int spawn(const std::vector<std::string>& argv, Task& task) {
         ::close(out[1]);
         return e;
     }
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-    posix_spawn_file_actions_adddup2(&actions, err[1], 2);
-
-    // Its own group, so a timeout kills what it forked too (ssh's ProxyCommand); default
-    // SIGPIPE and an empty mask, whatever the caller set for itself.
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    posix_spawnattr_setpgroup(&attr, 0);
-    sigset_t none;
-    sigemptyset(&none);
-    posix_spawnattr_setsigmask(&attr, &none);
-    sigset_t defaults;
-    sigemptyset(&defaults);
-    sigaddset(&defaults, SIGPIPE);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
-    posix_spawnattr_setflags(
-        &attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-
-    std::vector<char*> args;
-    args.reserve(argv.size() + 1);
-    for (const auto& a : argv)
-        args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-
-    pid_t pid = -1;
-    const int rc = ::posix_spawnp(&pid, args[0], &actions, &attr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
+    int pid = -1;
+    const int rc =
+        util::spawn_in_own_group(argv, nullptr, out[1], err[1], /*search_path=*/true, pid);
     ::close(out[1]);
     ::close(err[1]);
     if (rc != 0) {
