@@ -84,7 +84,9 @@ TEST(ParseProbeOutput, ImportFailureIsAReportNotAnError) {
 
 TEST(ParseProbeOutput, GarbageIsAnError) {
     for (const std::string_view output : {"", "Traceback (most recent call last):\n",
-                                          "{\"python_version\": 3", "[1, 2]", "{\"x\": 1}"}) {
+                                          "{\"python_version\": 3", "[1, 2]", "{\"x\": 1}",
+                                          // a number past double's range (found by make fuzz)
+                                          "{\"python_version\": \"3.11\", \"n\": 5e15721}"}) {
         const ProbeResult result = parse_probe_output(output);
         EXPECT_FALSE(result.ran) << output;
         EXPECT_NE(result.error, "") << output;

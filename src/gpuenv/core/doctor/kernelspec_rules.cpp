@@ -137,6 +137,11 @@ std::optional<Kernelspec> read_kernelspec(const fs::path& file, gpuenv::Diagnost
         warnings.push_back(
             {file.string(), where.line, where.column, "invalid kernelspec JSON: " + reason});
         return std::nullopt;
+    } catch (const nlohmann::json::exception& e) {
+        // A number past double's range (out_of_range 406): no position to give.
+        warnings.push_back(
+            {file.string(), 0, 0, std::string("invalid kernelspec JSON: ") + e.what()});
+        return std::nullopt;
     }
     const auto argv = spec.doc.is_object() ? spec.doc.find("argv") : spec.doc.end();
     if (!spec.doc.is_object() || argv == spec.doc.end() || !argv->is_array() || argv->empty() ||

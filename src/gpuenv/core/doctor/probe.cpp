@@ -295,7 +295,8 @@ ProbeResult parse_probe_output(std::string_view output) {
     nlohmann::json doc;
     try {
         doc = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {
+        // parse_error, and out_of_range for a number past double's range.
         result.error = std::string("the probe's report is not JSON: ") + e.what();
         return result;
     }

@@ -426,6 +426,10 @@ std::optional<SourceUnit> read_notebook(const std::string& path, const std::stri
                             "not a valid notebook: " +
                                 (colon == std::string::npos ? what : what.substr(colon + 2))});
         return std::nullopt;
+    } catch (const nlohmann::json::exception& error) {
+        // A number past double's range (out_of_range 406): no position to give.
+        warnings.push_back({path, 0, 0, std::string("not a valid notebook: ") + error.what()});
+        return std::nullopt;
     }
     const nlohmann::json* cells = nullptr;
     const char* source_key = "source";
