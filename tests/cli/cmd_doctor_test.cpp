@@ -284,6 +284,7 @@ TEST_F(CmdDoctor, CheckFindsALockBesideTheEnvironmentAndReportsDrift) {
               std::string::npos)
         << r.out;
     EXPECT_NE(r.out.find("NVIDIA H100 80GB HBM3"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("\nhealthy\n"), std::string::npos) << r.out;
     // A pip package installed since: drift, exit 1, and in the JSON document.
     test::write_dist_info(env / k_site, {.name = "six", .version = "1.16.0", .files = {"six.py"}});
     r = run({"check", "-p", env.string(), "--json", "--shm-path", m_dir.path().string()},
@@ -316,6 +317,11 @@ TEST_F(CmdDoctor, CheckShowsTheBindingAndDoctorFindings) {
         std::string::npos)
         << r.out;
     EXPECT_NE(r.out.find("error: cpu_only_torch: "), std::string::npos) << r.out;
+    // The last line says why: version.py was rewritten after pip's RECORD (a file problem),
+    // and the doctor's error.
+    EXPECT_NE(r.out.find("\nnot healthy: 1 file problem; doctor: 1 error, 1 note\n"),
+              std::string::npos)
+        << r.out;
 }
 
 TEST_F(CmdDoctor, CheckRefusesABrokenLockBeforeDoingAnything) {

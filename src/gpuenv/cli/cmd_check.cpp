@@ -148,6 +148,27 @@ std::string integrity_text(const Integrity& integrity, const core::env::Prefix& 
     return out;
 }
 
+// The last line: "healthy", or what makes the environment unhealthy.
+std::string verdict(const Integrity& integrity, const doctor::DoctorFindings& findings) {
+    std::vector<std::string> reasons;
+    const auto count = [](std::size_t n, const char* one, const char* many) {
+        return fmt::format("{} {}", n, n == 1 ? one : many);
+    };
+    if (!integrity.result.files.empty())
+        reasons.push_back(count(integrity.result.files.size(), "file problem", "file problems"));
+    if (!integrity.result.lock.empty())
+        reasons.push_back(count(integrity.result.lock.size(), "difference from the lock",
+                                "differences from the lock"));
+    if (doctor::unhealthy(findings))
+        reasons.push_back("doctor: " + findings_summary(findings));
+    if (reasons.empty())
+        return "healthy";
+    std::string out = "not healthy: ";
+    for (std::size_t i = 0; i < reasons.size(); ++i)
+        out += (i == 0 ? "" : "; ") + reasons[i];
+    return out;
+}
+
 int run_check(const CheckRequest& request) {
     // A named lock must read: a broken one stops before anything else is done.
     const auto prefix = open_selected_env(request.env);
@@ -233,7 +254,7 @@ int run_check(const CheckRequest& request) {
     else
         text += "  " +
                 machine_line(input.machine).substr(0, machine_line(input.machine).find(';')) + "\n";
-    text += healthy ? "\nhealthy\n" : "\nnot healthy: see the findings above\n";
+    text += "\n" + verdict(integrity, report.findings) + "\n";
     print_text(text);
     return healthy ? 0 : static_cast<int>(ExitCode::findings);
 }
