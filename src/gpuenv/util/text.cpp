@@ -100,4 +100,14 @@ int hex_value(char c) {
     return -1;
 }
 
+std::string join(const std::vector<std::string>& items, std::string_view separator) {
+    std::string out;
+    for (const auto& item : items) {
+        if (!out.empty())
+            out += separator;
+        out += item;
+    }
+    return out;
+}
+
 }  // namespace gpuenv::util

@@ -19,6 +19,9 @@ namespace gpuenv::util {
 /// Splits on a separator character, keeping empty fields.
 [[nodiscard]] std::vector<std::string_view> split(std::string_view s, char sep);
 
+/// Joins strings with a separator between them ("a, b, c").
+[[nodiscard]] std::string join(const std::vector<std::string>& items, std::string_view separator);
+
 /// Returns whether s equals t ignoring ASCII case.
 [[nodiscard]] bool iequals(std::string_view s, std::string_view t);
 

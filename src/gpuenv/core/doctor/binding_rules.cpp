@@ -70,15 +70,7 @@ using binding_facts::prefix_of;
 using binding_facts::source_of;
 using binding_facts::starts_as_integer;
 
-std::string join(const std::vector<std::string>& items, std::string_view sep) {
-    std::string out;
-    for (const std::string& item : items) {
-        if (!out.empty())
-            out += sep;
-        out += item;
-    }
-    return out;
-}
+using util::join;
 
 std::string format_memory(std::uint64_t bytes) {
     constexpr double k_gib = 1024.0 * 1024.0 * 1024.0;

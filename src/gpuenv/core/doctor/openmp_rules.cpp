@@ -54,16 +54,6 @@ std::string describe_at(const Package& p, const fs::path& prefix) {
     return where.empty() ? describe(p) : describe(p) + ", " + where;
 }
 
-std::string join(const std::vector<std::string>& items, std::string_view separator) {
-    std::string out;
-    for (const auto& item : items) {
-        if (!out.empty())
-            out += separator;
-        out += item;
-    }
-    return out;
-}
-
 std::string join_and(const std::vector<std::string>& items) {
     if (items.size() < 2)
         return join(items, "");

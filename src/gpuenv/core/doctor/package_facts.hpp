@@ -13,6 +13,7 @@
 
 #include <gpuenv/core/env/inventory.hpp>
 #include <gpuenv/util/diagnostic.hpp>
+#include <gpuenv/util/text.hpp>
 
 namespace gpuenv::core::doctor::package_facts {
 
@@ -30,7 +31,7 @@ namespace gpuenv::core::doctor::package_facts {
 [[nodiscard]] std::string describe_at(const env::Package& p, const std::filesystem::path& prefix);
 
 /// Joins items with a separator between each two.
-[[nodiscard]] std::string join(const std::vector<std::string>& items, std::string_view separator);
+using util::join;
 
 /// Joins as prose: "a", "a and b", "a, b and c".
 [[nodiscard]] std::string join_and(const std::vector<std::string>& items);

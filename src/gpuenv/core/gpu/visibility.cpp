@@ -65,15 +65,7 @@ std::string quoted(std::string_view s) {
     return "'" + std::string(s) + "'";
 }
 
-std::string join(const std::vector<std::string>& items, std::string_view sep) {
-    std::string out;
-    for (const std::string& item : items) {
-        if (!out.empty())
-            out += sep;
-        out += item;
-    }
-    return out;
-}
+using util::join;
 
 // Rule 3: the leading [+-]?[0-9]+ of a token, when it starts like an integer.
 std::optional<std::string_view> integer_prefix(std::string_view token) {
