@@ -4,8 +4,16 @@
 #include <cstring>
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <unistd.h>
+
+// The one-shot SHA256_* functions, deprecated in OpenSSL 3 but kept through 3.x, instead of
+// EVP: they run the same assembly (SHA-NI, AVX2), and linked from the static libcrypto they
+// pull in only the digest and the CPU-feature probe. EVP pulls in the provider machinery
+// (object tables, encoders, parameter lists: 340 KB of pointers to relocate), which cost
+// every gpuenv command about 85 page faults at start-up, 1.5 ms on the benchmark VM
+// (docs/BENCHMARKS.md, `gpuenv run` overhead).
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
 
 #include <gpuenv/util/error.hpp>
 #include <gpuenv/util/file.hpp>
@@ -13,27 +21,23 @@
 namespace gpuenv::util {
 
 struct Sha256::Impl {
-    EVP_MD_CTX* ctx = nullptr;
+    SHA256_CTX ctx{};
 };
 
 Sha256::Sha256() : m_impl(std::make_unique<Impl>()) {
-    m_impl->ctx = EVP_MD_CTX_new();
-    if (m_impl->ctx == nullptr || EVP_DigestInit_ex(m_impl->ctx, EVP_sha256(), nullptr) != 1)
+    if (SHA256_Init(&m_impl->ctx) != 1)
         throw Error(ExitCode::internal, "cannot initialise sha256 (libcrypto)");
 }
 
-Sha256::~Sha256() {
-    EVP_MD_CTX_free(m_impl->ctx);
-}
+Sha256::~Sha256() = default;
 
 void Sha256::update(std::string_view data) {
-    EVP_DigestUpdate(m_impl->ctx, data.data(), data.size());
+    SHA256_Update(&m_impl->ctx, data.data(), data.size());
 }
 
 Sha256Digest Sha256::finish() {
     Sha256Digest digest{};
-    unsigned int size = 0;
-    EVP_DigestFinal_ex(m_impl->ctx, digest.data(), &size);
+    SHA256_Final(digest.data(), &m_impl->ctx);
     return digest;
 }
 
