@@ -161,5 +161,29 @@ TEST(ListJsonLock, InvalidJsonNamesLineAndColumn) {
     EXPECT_TRUE(parse_error(garbage).starts_with("list.json:1:")) << parse_error(garbage);
 }
 
+TEST(ListJsonLock, NumbersPastTheirRangeAreErrors) {
+    // simdjson refuses 1e999 and nlohmann has no position for it: the reason still says why.
+    EXPECT_EQ(parse_error(R"({"schema": "gpuenv.list/1", "packages": [], "x": 1e999})"),
+              "list.json: invalid JSON: number overflow parsing '1e999'");
+    // An integer past int64 is not a size: it is named, not wrapped to a negative number.
+    EXPECT_EQ(parse_error(R"({"schema": "gpuenv.list/1", "packages": [{"name": "a",
+        "kind": "conda", "conda": {"size": 18446744073709551615}}]})"),
+              "list.json: packages[0].conda.size: integer out of range: 18446744073709551615");
+}
+
+TEST(ListJsonLock, NestingPastTheParsersDepthIsAnError) {
+    const std::string deep = R"({"schema": "gpuenv.list/1", "x": )" + std::string(5000, '[') +
+                             std::string(5000, ']') + "}";
+    EXPECT_TRUE(parse_error(deep).starts_with("list.json: invalid JSON: ")) << parse_error(deep);
+}
+
+TEST(ListJsonLock, AByteOrderMarkIsSkipped) {
+    const auto env = parse(
+        "\xEF\xBB\xBF{\"schema\": \"gpuenv.list/1\", \"packages\": "
+        "[{\"name\": \"a\", \"version\": \"1\", \"kind\": \"pypi\"}]}");
+    ASSERT_EQ(env.packages.size(), 1U);
+    EXPECT_EQ(env.packages[0].key, "a");
+}
+
 }  // namespace
 }  // namespace gpuenv

@@ -147,6 +147,10 @@ bool drain(int fd, Task& task, Stream stream, const FanoutOptions& options) {
             task.forced = TaskEnd::output_too_large;
             return false;
         } else {
+            // A node's answer is usually hundreds of KB (`gpuenv list --json`): start with room
+            // for that rather than doubling up from 64 KB, copying it all each time.
+            if (task.result.out.empty())
+                task.result.out.reserve(std::min<std::size_t>(options.max_output, 512 * 1024));
             task.result.out.append(buffer, size);
         }
         if (size < sizeof buffer)

@@ -3,6 +3,9 @@
 // are ignored; a field of the wrong type is an error naming its place in the document.
 #include <gpuenv/core/lock/format_parts.hpp>
 
+#include <optional>
+
+#include <simdjson.h>
 #include <nlohmann/json.hpp>
 
 #include <gpuenv/core/spec/package_name.hpp>
@@ -12,11 +15,13 @@ namespace gpuenv::core::lock::detail {
 namespace {
 
 namespace fs = std::filesystem;
-using Json = nlohmann::json;
+using Element = simdjson::dom::element;
 using env::DirectUrl;
 
 constexpr std::string_view k_schema_prefix = "gpuenv.list/";
 
+// Reads members of simdjson DOM elements, failing with the place in the document when a
+// member has the wrong type. Absent and null members read as empty.
 class DocReader {
   public:
     explicit DocReader(const fs::path& path) : m_path(path) {}
@@ -25,58 +30,68 @@ class DocReader {
         fail_at(m_path, 0, 0, where + ": " + std::string(message));
     }
 
-    // Returns the member or nullptr when absent or null.
-    const Json* member(const Json& object, const char* key) const {
-        const auto it = object.find(key);
-        return it == object.end() || it->is_null() ? nullptr : &*it;
+    // Returns the member, or nothing when absent or null.
+    static std::optional<Element> member(Element object, const char* key) {
+        Element value;
+        if (object.at_key(key).get(value) != simdjson::SUCCESS || value.is_null())
+            return std::nullopt;
+        return value;
     }
 
-    std::string string(const Json& object, const char* key, const std::string& where) const {
-        const Json* value = member(object, key);
-        if (value == nullptr)
+    std::string string(Element object, const char* key, const std::string& where) const {
+        const auto value = member(object, key);
+        if (!value)
             return {};
-        if (!value->is_string())
+        std::string_view text;
+        if (value->get_string().get(text) != simdjson::SUCCESS)
             fail(where + "." + key, "expected a string");
-        return value->get<std::string>();
+        return std::string(text);
     }
 
-    std::int64_t integer(const Json& object, const char* key, const std::string& where) const {
-        const Json* value = member(object, key);
-        if (value == nullptr)
+    std::int64_t integer(Element object, const char* key, const std::string& where) const {
+        const auto value = member(object, key);
+        if (!value)
             return 0;
-        if (value->is_number_integer())
-            return value->get<std::int64_t>();
+        std::int64_t number = 0;
+        if (value->get_int64().get(number) == simdjson::SUCCESS)
+            return number;
+        if (std::uint64_t big = 0; value->get_uint64().get(big) == simdjson::SUCCESS)
+            fail(where + "." + key, "integer out of range: " + std::to_string(big));
         fail(where + "." + key, "expected an integer");
     }
 
-    bool boolean(const Json& object, const char* key, const std::string& where) const {
-        const Json* value = member(object, key);
-        if (value == nullptr)
+    bool boolean(Element object, const char* key, const std::string& where) const {
+        const auto value = member(object, key);
+        if (!value)
             return false;
-        if (!value->is_boolean())
+        bool flag = false;
+        if (value->get_bool().get(flag) != simdjson::SUCCESS)
             fail(where + "." + key, "expected true or false");
-        return value->get<bool>();
+        return flag;
     }
 
-    std::vector<std::string> strings(const Json& object, const char* key,
+    std::vector<std::string> strings(Element object, const char* key,
                                      const std::string& where) const {
         std::vector<std::string> out;
-        const Json* value = member(object, key);
-        if (value == nullptr)
+        const auto value = member(object, key);
+        if (!value)
             return out;
-        if (!value->is_array())
+        simdjson::dom::array items;
+        if (value->get_array().get(items) != simdjson::SUCCESS)
             fail(where + "." + key, "expected a list of strings");
-        for (const auto& item : *value) {
-            if (!item.is_string())
+        out.reserve(items.size());
+        for (const Element item : items) {
+            std::string_view text;
+            if (item.get_string().get(text) != simdjson::SUCCESS)
                 fail(where + "." + key, "expected a list of strings");
-            out.push_back(item.get<std::string>());
+            out.emplace_back(text);
         }
         return out;
     }
 
-    const Json* object(const Json& parent, const char* key, const std::string& where) const {
-        const Json* value = member(parent, key);
-        if (value != nullptr && !value->is_object())
+    std::optional<Element> object(Element parent, const char* key, const std::string& where) const {
+        const auto value = member(parent, key);
+        if (value && !value->is_object())
             fail(where + "." + key, "expected an object");
         return value;
     }
@@ -85,7 +100,7 @@ class DocReader {
     const fs::path& m_path;
 };
 
-DirectUrl read_direct_url(const DocReader& doc, const Json& j, const std::string& where) {
+DirectUrl read_direct_url(const DocReader& doc, Element j, const std::string& where) {
     DirectUrl u;
     u.url = doc.string(j, "url", where);
     const std::string kind = doc.string(j, "kind", where);
@@ -107,7 +122,7 @@ DirectUrl read_direct_url(const DocReader& doc, const Json& j, const std::string
     return u;
 }
 
-LockedPackage read_package(const DocReader& doc, const Json& j, const std::string& where) {
+LockedPackage read_package(const DocReader& doc, Element j, const std::string& where) {
     if (!j.is_object())
         doc.fail(where, "expected an object");
     LockedPackage p;
@@ -118,13 +133,13 @@ LockedPackage read_package(const DocReader& doc, const Json& j, const std::strin
     p.installer = doc.string(j, "installer", where);
     p.requested = doc.boolean(j, "requested", where);
     const std::string kind = doc.string(j, "kind", where);
-    const Json* python = doc.object(j, "python", where);
+    const auto python = doc.object(j, "python", where);
     if (kind == "conda") {
         p.manager = Manager::conda;
         p.key = spec::normalize_pypi_name(p.name);
         p.build = doc.string(j, "build", where);
         p.channel = doc.string(j, "channel", where);
-        if (const Json* c = doc.object(j, "conda", where)) {
+        if (const auto c = doc.object(j, "conda", where)) {
             const std::string in = where + ".conda";
             p.build_number = doc.integer(*c, "build_number", in);
             p.subdir = doc.string(*c, "subdir", in);
@@ -134,7 +149,7 @@ LockedPackage read_package(const DocReader& doc, const Json& j, const std::strin
             p.size = doc.integer(*c, "size", in);
             p.depends = doc.strings(*c, "depends", in);
         }
-        if (python != nullptr) {
+        if (python) {
             const std::string in = where + ".python";
             p.python_name = doc.string(*python, "normalized_name", in);
             if (p.python_name.empty())
@@ -147,9 +162,9 @@ LockedPackage read_package(const DocReader& doc, const Json& j, const std::strin
         doc.fail(where + ".kind", "expected conda or pypi, not '" + kind + "'");
     p.manager = Manager::pypi;
     p.key = spec::normalize_pypi_name(p.name);
-    if (python != nullptr) {
+    if (python) {
         const std::string in = where + ".python";
-        if (const Json* u = doc.object(*python, "direct_url", in)) {
+        if (const auto u = doc.object(*python, "direct_url", in)) {
             p.direct_url = read_direct_url(doc, *u, in + ".direct_url");
             if (p.direct_url->archive_hash.starts_with("sha256="))
                 p.pypi_sha256 = p.direct_url->archive_hash.substr(7);
@@ -158,27 +173,52 @@ LockedPackage read_package(const DocReader& doc, const Json& j, const std::strin
     return p;
 }
 
-// Returns nlohmann's reason without its "[json.exception...] parse error at ..." prefix.
-std::string parse_error_reason(const Json::exception& error) {
-    const std::string_view what = error.what();
-    const std::size_t colon = what.find(": ");
-    return std::string(colon == std::string_view::npos ? what : what.substr(colon + 2));
+// Returns nlohmann's reason without its "[json.exception...] " tag and, for a parse error,
+// without the "parse error at line L, column C: " that the caller says its own way.
+std::string parse_error_reason(const nlohmann::json::exception& error) {
+    std::string_view what = error.what();
+    if (const std::size_t tag = what.find("] ");
+        what.starts_with("[json.exception.") && tag != std::string_view::npos)
+        what.remove_prefix(tag + 2);
+    if (const std::size_t colon = what.find(": ");
+        what.starts_with("parse error") && colon != std::string_view::npos)
+        what.remove_prefix(colon + 2);
+    return std::string(what);
+}
+
+// Fails for a document simdjson rejected. simdjson gives no position, so nlohmann parses it
+// again to name the line and column (only on this error path); where nlohmann accepts what
+// simdjson refused (nesting past simdjson's depth limit), simdjson's reason stands.
+[[noreturn]] void fail_invalid_json(std::string_view text, const fs::path& path,
+                                    simdjson::error_code code) {
+    try {
+        [[maybe_unused]] const auto ignored = nlohmann::json::parse(text.begin(), text.end());
+    } catch (const nlohmann::json::parse_error& error) {
+        const auto at = util::line_column(text, error.byte > 0 ? error.byte - 1 : 0);
+        fail_at(path, at.line, at.column, "invalid JSON: " + parse_error_reason(error));
+    } catch (const nlohmann::json::exception& error) {
+        // A number out of range (1e999) is not a parse_error and carries no position.
+        fail_at(path, 0, 0, "invalid JSON: " + parse_error_reason(error));
+    }
+    std::string reason = simdjson::error_message(code);
+    if (!reason.empty() && reason.back() == '.')
+        reason.pop_back();
+    fail_at(path, 0, 0, "invalid JSON: " + reason);
 }
 
 }  // namespace
 
+// simdjson's DOM parser rather than nlohmann's: `fleet check` reads one such document per node
+// (361 KB for a 600-package environment), and nlohmann's parse was most of its time.
 LockedEnv parse_list_json_lock(std::string_view text, const fs::path& path) {
     check_size(text, path);
-    Json root;
-    try {
-        root = Json::parse(text);
-    } catch (const Json::parse_error& error) {
-        const auto at = util::line_column(text, error.byte > 0 ? error.byte - 1 : 0);
-        fail_at(path, at.line, at.column, "invalid JSON: " + parse_error_reason(error));
-    } catch (const Json::exception& error) {
-        // A number out of range (1e999) is not a parse_error and carries no position.
-        fail_at(path, 0, 0, "invalid JSON: " + parse_error_reason(error));
-    }
+    if (text.starts_with("\xEF\xBB\xBF"))
+        text.remove_prefix(3);  // a UTF-8 byte order mark, which nlohmann skipped too
+    // One parser per thread keeps its buffers from one node's document to the next.
+    thread_local simdjson::dom::parser parser;
+    Element root;
+    if (const auto code = parser.parse(text.data(), text.size()).get(root))
+        fail_invalid_json(text, path, code);
     const DocReader doc(path);
     if (!root.is_object())
         fail_at(path, 0, 0, "expected a `gpuenv list --json` document (a JSON object)");
@@ -195,21 +235,25 @@ LockedEnv parse_list_json_lock(std::string_view text, const fs::path& path) {
     }
     LockedEnv env;
     env.fields.env_vars = false;
-    if (const Json* packages = doc.member(root, "packages")) {
-        if (!packages->is_array())
+    if (const auto packages = DocReader::member(root, "packages")) {
+        simdjson::dom::array items;
+        if (packages->get_array().get(items) != simdjson::SUCCESS)
             doc.fail("packages", "expected a list");
-        for (std::size_t i = 0; i < packages->size(); ++i) {
+        env.packages.reserve(items.size());
+        std::size_t i = 0;
+        for (const Element item : items)
             env.packages.push_back(
-                read_package(doc, (*packages)[i], "packages[" + std::to_string(i) + "]"));
-        }
+                read_package(doc, item, "packages[" + std::to_string(i++) + "]"));
     }
-    if (const Json* warnings = doc.member(root, "warnings"); warnings && warnings->is_array()) {
+    simdjson::dom::array warnings;
+    if (const auto value = DocReader::member(root, "warnings");
+        value && value->get_array().get(warnings) == simdjson::SUCCESS) {
         // The listing's own problems: records and distributions it could not read.
-        for (std::size_t i = 0; i < warnings->size(); ++i) {
-            const Json& w = (*warnings)[i];
+        std::size_t i = 0;
+        for (const Element w : warnings) {
+            const std::string where = "warnings[" + std::to_string(i++) + "]";
             if (!w.is_object())
                 continue;
-            const std::string where = "warnings[" + std::to_string(i) + "]";
             env.warnings.push_back({doc.string(w, "path", where),
                                     static_cast<int>(doc.integer(w, "line", where)),
                                     static_cast<int>(doc.integer(w, "column", where)),
