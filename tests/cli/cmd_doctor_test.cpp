@@ -324,6 +324,25 @@ TEST_F(CmdDoctor, CheckShowsTheBindingAndDoctorFindings) {
         << r.out;
 }
 
+TEST_F(CmdDoctor, CheckRunsTheDependencyChecksOnceForDoctorAndIntegrity) {
+    auto builder = test::write_sample_env(m_dir / "env");
+    // An unreadable depends entry (a warning from the dependency check) and a missing
+    // dependency (a finding): the doctor and the integrity section share one run of the check.
+    builder.add_package({.name = "tool",
+                         .version = "1.0",
+                         .build = "0",
+                         .depends = {"python >=3.8 [", "libmissing >=2"}});
+    const auto env = m_dir / "env";
+    const auto r = run({"check", "-p", env.string(), "--shm-path", m_dir.path().string()});
+    ASSERT_EQ(r.exit_code, 1) << r.out << r.err;
+    const std::string warning = "cannot check depends entry 'python >=3.8 ['";
+    const auto first = r.err.find(warning);
+    ASSERT_NE(first, std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find(warning, first + 1), std::string::npos) << "printed twice:\n" << r.err;
+    EXPECT_NE(r.out.find("broken_dependencies"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("libmissing"), std::string::npos) << r.out;
+}
+
 TEST_F(CmdDoctor, CheckRefusesABrokenLockBeforeDoingAnything) {
     const auto env = m_dir / "env";
     test::write_sample_env(env);

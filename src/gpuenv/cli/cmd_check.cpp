@@ -16,6 +16,7 @@
 #include <gpuenv/cli/output.hpp>
 #include <gpuenv/core/doctor/doctor.hpp>
 #include <gpuenv/core/env/inventory.hpp>
+#include <gpuenv/core/env/inventory_json.hpp>
 #include <gpuenv/core/lock/fingerprint.hpp>
 #include <gpuenv/core/lock/lock_format.hpp>
 #include <gpuenv/core/lock/locked_env.hpp>
@@ -81,14 +82,6 @@ std::vector<std::pair<std::string, std::string>> binding_of(const doctor::Doctor
     return out;
 }
 
-Json warnings_json(const gpuenv::Diagnostics& warnings) {
-    Json out = Json::array();
-    for (const auto& w : warnings)
-        out.push_back(
-            {{"path", w.path}, {"line", w.line}, {"column", w.column}, {"message", w.message}});
-    return out;
-}
-
 struct Integrity {
     std::optional<fs::path> lock;
     core::verify::VerifyResult result;
@@ -98,9 +91,11 @@ struct Integrity {
 
 Integrity check_integrity(const core::env::Inventory& inventory,
                           const std::optional<core::lock::LockedEnv>& lock,
-                          std::optional<fs::path> lock_path) {
+                          std::optional<fs::path> lock_path,
+                          const core::verify::Findings& consistency) {
     core::verify::VerifyRequest verify_request;
     verify_request.lock = lock;
+    verify_request.consistency = &consistency;
     verify_request.files.level = core::verify::FileCheck::quick;
     util::NullProgress progress;
     return {std::move(lock_path), core::verify::verify(inventory, verify_request, progress)};
@@ -181,10 +176,13 @@ int run_check(const CheckRequest& request) {
     if (lock)
         warnings.insert(warnings.end(), lock->warnings.begin(), lock->warnings.end());
 
-    const doctor::DoctorInput input = gather_doctor_input(inventory, request.options, warnings);
+    // The dependency checks run once: the doctor's rule 7 and verify both read them.
+    const core::verify::Findings consistency = core::verify::check_consistency(inventory, warnings);
+    doctor::DoctorInput input = gather_doctor_input(inventory, request.options, warnings);
+    input.consistency = &consistency;
     const doctor::DoctorReport report = doctor::run_doctor(input);
     warnings.insert(warnings.end(), report.warnings.begin(), report.warnings.end());
-    const Integrity integrity = check_integrity(inventory, lock, lock_path);
+    const Integrity integrity = check_integrity(inventory, lock, lock_path, consistency);
     warnings.insert(warnings.end(), integrity.result.warnings.begin(),
                     integrity.result.warnings.end());
     const std::string fingerprint =
@@ -228,7 +226,7 @@ int run_check(const CheckRequest& request) {
         doc["doctor"] = doctor_json(input, report);
         doc["gpus"] = input.machine.gpus ? gpu_report_json(*input.machine.gpus) : Json(nullptr);
         doc["healthy"] = healthy;
-        doc["warnings"] = warnings_json(warnings);
+        doc["warnings"] = core::env::to_json(warnings);
         print_json(doc);
         return healthy ? 0 : static_cast<int>(ExitCode::findings);
     }

@@ -10,6 +10,7 @@
 #include <gpuenv/cli/output.hpp>
 #include <gpuenv/core/doctor/doctor.hpp>
 #include <gpuenv/core/env/inventory.hpp>
+#include <gpuenv/core/env/inventory_json.hpp>
 #include <gpuenv/util/error.hpp>
 
 namespace gpuenv::cli {
@@ -23,14 +24,6 @@ struct DoctorRequest {
     DoctorOptions options;
     bool json = false;
 };
-
-Json warnings_json(const gpuenv::Diagnostics& warnings) {
-    Json out = Json::array();
-    for (const auto& w : warnings)
-        out.push_back(
-            {{"path", w.path}, {"line", w.line}, {"column", w.column}, {"message", w.message}});
-    return out;
-}
 
 int run_doctor(const DoctorRequest& request) {
     const auto prefix = open_selected_env(request.env);
@@ -46,7 +39,7 @@ int run_doctor(const DoctorRequest& request) {
         doc["schema"] = "gpuenv.doctor/1";
         doc["prefix"] = prefix.path.string();
         doc.update(doctor_json(input, report));
-        doc["warnings"] = warnings_json(warnings);
+        doc["warnings"] = core::env::to_json(warnings);
         print_json(doc);
     } else {
         std::string text =

@@ -9,6 +9,7 @@
 #include <gpuenv/cli/output.hpp>
 #include <gpuenv/cli/progress_bar.hpp>
 #include <gpuenv/core/env/inventory.hpp>
+#include <gpuenv/core/env/inventory_json.hpp>
 #include <gpuenv/core/lock/lock_format.hpp>
 #include <gpuenv/core/verify/verify.hpp>
 #include <gpuenv/util/error.hpp>
@@ -128,11 +129,7 @@ int run_verify(const VerifyCliRequest& request) {
                 findings.push_back(to_json(f, group.check));
         }
         doc["findings"] = std::move(findings);
-        auto warn = nlohmann::ordered_json::array();
-        for (const auto& w : warnings)
-            warn.push_back(
-                {{"path", w.path}, {"line", w.line}, {"column", w.column}, {"message", w.message}});
-        doc["warnings"] = std::move(warn);
+        doc["warnings"] = core::env::to_json(warnings);
         print_json(doc);
     } else {
         print_text(render_table(result, prefix.path.string()));

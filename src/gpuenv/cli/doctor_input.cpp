@@ -26,18 +26,6 @@ namespace gpu = core::gpu;
 constexpr std::chrono::milliseconds k_zombie_window{0};
 constexpr int k_zombie_samples = 2;
 
-// Rebuilds the snapshot a zombie scan read last (the rules want NVML's view, the report
-// carries it per GPU).
-gpu::NvmlSnapshot snapshot_of(const gpu::GpuReport& report) {
-    gpu::NvmlSnapshot snapshot;
-    snapshot.driver_version = report.driver_version;
-    snapshot.cuda_driver_version = report.cuda_driver_version;
-    snapshot.gpu_count.value = static_cast<unsigned>(report.gpus.size());
-    for (const auto& row : report.gpus)
-        snapshot.gpus.push_back(row.gpu);
-    return snapshot;
-}
-
 void read_gpus(doctor::MachineFacts& machine) {
     const char* library = std::getenv("GPUENV_NVML_LIBRARY");
     gpu::NvmlLoadFailure failure;
@@ -46,9 +34,8 @@ void read_gpus(doctor::MachineFacts& machine) {
         machine.nvml_failure = failure;
         return;
     }
-    const gpu::ZombieScan scan =
-        gpu::scan_zombie_evidence(*nvml, k_zombie_window, k_zombie_samples);
-    machine.nvml = snapshot_of(scan.report);
+    gpu::ZombieScan scan = gpu::scan_zombie_evidence(*nvml, k_zombie_window, k_zombie_samples);
+    machine.nvml = std::move(scan.snapshot);
     machine.gpus =
         gpu::build_gpu_report(*machine.nvml, gpu::read_process_info, report_leases(machine.leases));
     gpu::ZombieThresholds thresholds;

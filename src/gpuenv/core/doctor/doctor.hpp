@@ -21,6 +21,7 @@
 #include <gpuenv/core/gpu/lease_dir.hpp>
 #include <gpuenv/core/gpu/nvml.hpp>
 #include <gpuenv/core/gpu/zombies.hpp>
+#include <gpuenv/core/verify/finding.hpp>
 #include <gpuenv/util/diagnostic.hpp>
 
 namespace gpuenv::core::doctor {
@@ -124,6 +125,9 @@ struct DoctorInput {
     std::vector<std::filesystem::path> kernel_dirs;  ///< Jupyter kernels/ directories to search
     std::vector<std::filesystem::path> scan_dirs;    ///< --scan: sources to search
     std::optional<ProbeResult> probe;                ///< set with --probe
+    /// verify::check_consistency's findings when the caller already has them (`gpuenv check`
+    /// shares them with verify), or null for rule 7 to run it.
+    const verify::Findings* consistency = nullptr;
 };
 
 /// Holds doctor's result.

@@ -423,7 +423,10 @@ void check_conda_pip_overlap(const DoctorInput& input, DoctorReport& report) {
 }
 
 void check_dependencies(const DoctorInput& input, DoctorReport& report) {
-    const auto findings = verify::check_consistency(*input.inventory, report.warnings);
+    verify::Findings computed;
+    if (input.consistency == nullptr)
+        computed = verify::check_consistency(*input.inventory, report.warnings);
+    const verify::Findings& findings = input.consistency != nullptr ? *input.consistency : computed;
     // pip installing over a conda package also leaves its record stale: rule 6 says so.
     std::set<std::string> shadowed;
     for (const auto& p : input.inventory->packages) {

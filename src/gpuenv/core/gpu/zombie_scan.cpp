@@ -104,6 +104,7 @@ ZombieScan scan_zombie_evidence(const Nvml& nvml, std::chrono::milliseconds wind
             evidence.processes.emplace(pid, *facts);
     }
     scan.evidence = std::move(evidence);
+    scan.snapshot = std::move(snapshot);
     return scan;
 }
 

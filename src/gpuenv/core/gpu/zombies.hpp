@@ -133,6 +133,7 @@ struct JobStat {
 struct ZombieScan {
     GpuReport report;
     ZombieEvidence evidence;
+    NvmlSnapshot snapshot;  ///< the last NVML read, which `report` was built from
 };
 
 /// Samples NVML `samples` times over `window` (at least twice) and /proc at both ends of it.

@@ -40,7 +40,9 @@ VerifyResult verify(const env::Inventory& inventory, const VerifyRequest& reques
     if (request.spec)
         result.spec = check_spec(inventory, *request.spec);
     // Consistency first: with an early file check, it overlaps with that check's stat work.
-    result.consistency = check_consistency(inventory, result.warnings);
+    result.consistency = request.consistency != nullptr
+                             ? *request.consistency
+                             : check_consistency(inventory, result.warnings);
     if (request.files.level != FileCheck::none)
         result.files = check_files(inventory, request.files, progress, request.early_files);
     // A record whose files are all gone is reported once, by the file check when it ran.

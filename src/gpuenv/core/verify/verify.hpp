@@ -19,6 +19,9 @@ struct VerifyRequest {
     std::optional<spec::EnvironmentFile> spec;  ///< --spec, already read
     FileCheckOptions files;
     EarlyFileCheck* early_files = nullptr;  ///< started before the inventory was read, or null
+    /// check_consistency's findings when the caller already has them (`gpuenv check` shares
+    /// them with the doctor), or null to run it here.
+    const Findings* consistency = nullptr;
 };
 
 /// Holds verify's result: every finding, grouped by the check that made it.
