@@ -109,6 +109,7 @@ TEST(Visibility, UnsetShowsAllInPciOrder) {
     EXPECT_EQ(uuids(result.devices), k_uuids);
     EXPECT_FALSE(result.order_uncertain);
     EXPECT_TRUE(result.notes.empty());
+    EXPECT_TRUE(result.invalid_entry.empty());
     EXPECT_EQ(result.devices[3], (VisibleDevice{k_uuids[3], 3, false}));
 }
 
@@ -116,7 +117,8 @@ TEST(Visibility, UnsetUnderFastestFirstSaysTheOrderIsUncertain) {
     const VisibilityResult result = resolve(std::nullopt, DeviceOrder::fastest_first);
     EXPECT_EQ(uuids(result.devices), k_uuids);
     EXPECT_TRUE(result.order_uncertain);
-    EXPECT_NE(notes(result).find("fastest first"), std::string::npos);
+    EXPECT_EQ(result.notes, std::vector<std::string>{std::string(core::gpu::k_order_note)});
+    EXPECT_TRUE(result.invalid_entry.empty());
 }
 
 TEST(Visibility, EmptyHidesEverything) {
@@ -132,6 +134,8 @@ TEST(Visibility, StopsAtTheFirstInvalidIndex) {
     EXPECT_NE(notes(result).find("stops at '-1' (a negative index); ignored after it: 1"),
               std::string::npos)
         << notes(result);
+    // The stop is also kept on its own: the doctor tells it from the MIG rule's notes by it.
+    EXPECT_EQ(result.invalid_entry, result.notes.at(0));
     EXPECT_TRUE(visible("-1").empty());
     EXPECT_TRUE(visible("-5,0").empty());
     EXPECT_EQ(visible("1,,2"), of({1}));  // an empty entry is invalid too
@@ -148,6 +152,7 @@ TEST(Visibility, DuplicateHidesEverything) {
     const VisibilityResult result = resolve("0,0");
     EXPECT_TRUE(result.devices.empty());
     EXPECT_NE(notes(result).find("twice"), std::string::npos);
+    EXPECT_NE(result.invalid_entry.find("twice"), std::string::npos);
     EXPECT_TRUE(visible("2,1,+2").empty());
     EXPECT_TRUE(visible("GPU-18ef14e9,GPU-18ef14e9-dec6").empty());
     EXPECT_EQ(visible("1,-1,1"), of({1}));  // the stop comes first
@@ -223,6 +228,7 @@ TEST(Visibility, OnlyOneMigDeviceIsVisible) {
         resolve_visible_devices("MIG-d184f67c,MIG-37b51284", gpus, DeviceOrder::pci_bus_id);
     EXPECT_EQ(uuids(two.devices), std::vector<std::string>{k_mig_a});
     EXPECT_NE(notes(two).find("only one MIG device"), std::string::npos);
+    EXPECT_TRUE(two.invalid_entry.empty());  // every entry named a device; MIG hid one
     const VisibilityResult mixed = resolve_visible_devices("GPU-8932f937,MIG-37b51284,GPU-0d2c6f1e",
                                                            gpus, DeviceOrder::pci_bus_id);
     EXPECT_EQ(uuids(mixed.devices), std::vector<std::string>{k_mig_b});

@@ -154,17 +154,6 @@ std::string machine_line(const gpu::NvmlSnapshot& nvml) {
     return "NVML lists " + std::to_string(gpus.size()) + " GPU(s): " + join(gpus, ", ");
 }
 
-// A CUDA stop (rule 6) or a duplicate (rule 7) means an entry names no GPU of this machine;
-// the other notes are the MIG rule (8) and the order caveat.
-bool is_invalid_note(std::string_view note) {
-    return note.starts_with("CUDA_VISIBLE_DEVICES stops at") ||
-           note.find(" twice ") != std::string_view::npos;
-}
-
-bool is_order_note(std::string_view note) {
-    return note.starts_with("CUDA_DEVICE_ORDER is not PCI_BUS_ID");
-}
-
 std::string devices_line(const gpu::NvmlSnapshot& nvml, const gpu::VisibilityResult& result) {
     if (result.devices.empty())
         return "CUDA gives processes of this environment no GPU at all";
@@ -188,12 +177,14 @@ std::string gpu_list(const gpu::VisibilityResult& result) {
 void check_unknown_gpus(const DoctorInput& input, const Binding& binding,
                         const gpu::VisibilityResult& result, DoctorReport& report) {
     const gpu::NvmlSnapshot& nvml = *input.machine.nvml;
+    // A CUDA stop (rule 6) or a duplicate (rule 7) means an entry names no GPU of this
+    // machine; the other notes are the MIG rule's (8) and the order caveat.
     std::vector<std::string> invalid;
-    std::vector<std::string> hidden;  // the MIG rule's notes
+    if (!result.invalid_entry.empty())
+        invalid.push_back(result.invalid_entry);
+    std::vector<std::string> hidden;
     for (const std::string& note : result.notes) {
-        if (is_invalid_note(note))
-            invalid.push_back(note);
-        else if (!is_order_note(note))
+        if (note != result.invalid_entry && note != gpu::k_order_note)
             hidden.push_back(note);
     }
     if (invalid.empty() && hidden.empty())

@@ -228,6 +228,7 @@ std::vector<VisibleDevice> parse_list(std::string_view value, const Machine& mac
                 note += "; ignored after it: ";
                 note += value.substr(static_cast<std::size_t>(tokens[i + 1].data() - value.data()));
             }
+            result.invalid_entry = note;
             result.notes.push_back(std::move(note));
             break;
         }
@@ -236,8 +237,9 @@ std::vector<VisibleDevice> parse_list(std::string_view value, const Machine& mac
         });
         if (same != listed.end()) {
             // Rule 7 [nvitop]: a duplicate hides every device.
-            result.notes.push_back("CUDA_VISIBLE_DEVICES names " + device->uuid + " twice (at " +
-                                   quoted(token) + "): no GPU is visible");
+            result.invalid_entry = "CUDA_VISIBLE_DEVICES names " + device->uuid + " twice (at " +
+                                   quoted(token) + "): no GPU is visible";
+            result.notes.push_back(result.invalid_entry);
             return {};
         }
         listed.push_back(*device);
@@ -414,9 +416,7 @@ VisibilityResult resolve_visible_devices(std::optional<std::string_view> cuda_vi
         listed = parse_list(*cuda_visible_devices, machine, order, result);
     }
     if (result.order_uncertain) {
-        result.notes.emplace_back(
-            "CUDA_DEVICE_ORDER is not PCI_BUS_ID: CUDA numbers GPUs fastest first, which NVML "
-            "cannot tell; PCI bus order is assumed");
+        result.notes.emplace_back(k_order_note);
     }
     apply_mig_rule(listed, machine, result);
     return result;

@@ -34,7 +34,15 @@ struct VisibilityResult {
     bool order_uncertain = false;
     /// One human-readable line per rule that removed devices ("stopped at '-1' ...").
     std::vector<std::string> notes;
+    /// The note of rule 6 (CUDA stopped at an entry naming no GPU) or rule 7 (a device named
+    /// twice), also in `notes`; "" when every entry named a GPU of this machine.
+    std::string invalid_entry;
 };
+
+/// The note added when CUDA_DEVICE_ORDER makes the order uncertain (order_uncertain).
+inline constexpr std::string_view k_order_note =
+    "CUDA_DEVICE_ORDER is not PCI_BUS_ID: CUDA numbers GPUs fastest first, which NVML cannot "
+    "tell; PCI bus order is assumed";
 
 /// Resolves a CUDA_VISIBLE_DEVICES value (nullopt when unset) against the GPUs the process
 /// can open, as CUDA does (reference/gpu.md 2.2 rules 1-9).
