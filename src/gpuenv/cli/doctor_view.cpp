@@ -86,7 +86,11 @@ Json probe_json(const doctor::ProbeResult& p) {
     Json devices = Json::array();
     for (const auto& d : p.devices)
         devices.push_back({{"name", d.name},
-                           {"compute_capability", fmt::format("{}.{}", d.cc_major, d.cc_minor)}});
+                           {"compute_capability", fmt::format("{}.{}", d.cc_major, d.cc_minor)},
+                           {"error", d.error.empty() ? Json(nullptr) : Json(d.error)}});
+    Json errors = Json::object();
+    for (const auto& [key, text] : p.call_errors)
+        errors[key] = text;
     return {{"python", p.python},
             {"ran", p.ran},
             {"error", p.error.empty() ? Json(nullptr) : Json(p.error)},
@@ -99,7 +103,8 @@ Json probe_json(const doctor::ProbeResult& p) {
             {"device_count", p.device_count},
             {"cudnn_version", p.cudnn_version ? Json(*p.cudnn_version) : Json(nullptr)},
             {"arch_list", p.arch_list},
-            {"devices", std::move(devices)}};
+            {"devices", std::move(devices)},
+            {"errors", std::move(errors)}};
 }
 
 }  // namespace

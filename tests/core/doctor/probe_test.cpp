@@ -318,6 +318,27 @@ TEST(RunProbe, RealScriptKeepsWhatWorkedWhenACallRaises) {
     EXPECT_EQ(result.torch_version, "2.7.1+cu126");
     EXPECT_EQ(result.device_count, 2);
     EXPECT_EQ(result.devices.size(), 2U);
+    // What raised is kept, by the report's key, with the exception's type and text.
+    EXPECT_EQ(result.call_errors.at("cuda_available"),
+              "RuntimeError: CUDA driver initialization failed");
+    EXPECT_TRUE(result.call_errors.at("cudnn_version").starts_with("AttributeError: "))
+        << result.call_errors.at("cudnn_version");
+    EXPECT_EQ(result.call_errors.size(), 2U);
+}
+
+TEST(RunProbe, RealScriptKeepsADevicesError) {
+    if (!fs::exists("/usr/bin/python3"))
+        GTEST_SKIP() << "no /usr/bin/python3";
+    const RealPython python;
+    python.plant_torch(std::string(k_fake_torch) +
+                       "def _name(i):\n    if i == 1:\n        raise RuntimeError('device 1 is "
+                       "lost')\n    return 'Fake GPU %d' % i\ncuda.get_device_name = _name\n");
+    const ProbeResult result = run_probe(python.prefix, python.environment, 30s);
+    ASSERT_TRUE(result.ran) << result.error;
+    ASSERT_EQ(result.devices.size(), 2U);
+    EXPECT_EQ(result.devices[0].error, "");
+    EXPECT_EQ(result.devices[1].error, "RuntimeError: device 1 is lost");
+    EXPECT_EQ(result.devices[1].cc_major, 9);  // the other call still answered
 }
 
 TEST(RunProbe, RealScriptIgnoresATorchInTheWorkingDirectory) {

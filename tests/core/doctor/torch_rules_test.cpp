@@ -723,6 +723,25 @@ TEST(Probe, ErrorWhenCudaIsUnavailableDespiteGpus) {
     EXPECT_TRUE(no_gpu.run(check_probe).empty());
 }
 
+TEST(Probe, ARaisingIsAvailableIsNamedWithItsException) {
+    Case c(torch_build("2.7.1+cu126", "12.6"), nvml("560.35.03", CudaVersion{12, 6}, {h100(0)}));
+    ProbeResult probe = healthy_probe();
+    probe.cuda_available.reset();
+    probe.call_errors = {{"cuda_available", "RuntimeError: CUDA driver initialization failed"},
+                         {"device_count", "RuntimeError: CUDA driver initialization failed"}};
+    c.input.probe = probe;
+    const auto findings = c.run(check_probe);
+    ASSERT_EQ(findings.size(), 1u);
+    EXPECT_EQ(findings[0].rule, "torch_cuda_unavailable");
+    EXPECT_TRUE(findings[0].title.ends_with("torch.cuda.is_available() raised an exception"))
+        << findings[0].title;
+    EXPECT_TRUE(any_contains(findings[0].evidence,
+                             "torch.cuda.is_available() raised RuntimeError: CUDA driver "
+                             "initialization failed (--probe)"));
+    EXPECT_TRUE(any_contains(findings[0].evidence,
+                             "device_count raised RuntimeError: CUDA driver initialization"));
+}
+
 TEST(Probe, LeavesACpuOnlyBuildToItsOwnRule) {
     Case c(torch_build("2.5.1+cpu", std::nullopt),
            nvml("560.35.03", CudaVersion{12, 6}, {h100(0)}));

@@ -66,6 +66,7 @@ struct ProbeDevice {
     std::string name;
     int cc_major = 0;
     int cc_minor = 0;
+    std::string error;  ///< what get_device_name or get_device_capability raised, if either did
 };
 
 /// Holds what one run of the environment's own Python said about torch (--probe).
@@ -83,6 +84,9 @@ struct ProbeResult {
     std::optional<int> cudnn_version;    ///< torch.backends.cudnn.version(): 90100
     std::vector<std::string> arch_list;  ///< torch.cuda.get_arch_list(): "sm_80", "compute_90"
     std::vector<ProbeDevice> devices;
+    /// The torch calls that raised, by the report's key ("cuda_available", "device_count",
+    /// ...): "RuntimeError: ..."; the key's own field is then unset.
+    std::map<std::string, std::string> call_errors;
 };
 
 /// Holds the CPUs this process may run on (its affinity, so a container's or a Slurm job's

@@ -266,6 +266,7 @@ std::vector<ProbeDevice> read_devices(const nlohmann::json& doc) {
             device.cc_major = (*capability)[0].get<int>();
             device.cc_minor = (*capability)[1].get<int>();
         }
+        device.error = field<std::string>(item, "error").value_or("");
         devices.push_back(std::move(device));
     }
     return devices;
@@ -322,6 +323,12 @@ ProbeResult parse_probe_output(std::string_view output) {
         }
     }
     result.devices = read_devices(doc);
+    if (const auto errors = doc.find("errors"); errors != doc.end() && errors->is_object()) {
+        for (const auto& [key, text] : errors->items()) {
+            if (text.is_string())
+                result.call_errors.emplace(key, text.get<std::string>());
+        }
+    }
     return result;
 }
 

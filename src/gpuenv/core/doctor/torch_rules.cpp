@@ -321,11 +321,20 @@ DoctorFinding cuda_unavailable_finding(const DoctorInput& input, const std::stri
     DoctorFinding finding;
     finding.rule = "torch_cuda_unavailable";
     finding.severity = Severity::error;
-    finding.title = fmt::format("torch {} sees no GPU: torch.cuda.is_available() is False",
-                                probe.torch_version);
+    const auto raised = probe.call_errors.find("cuda_available");
+    const std::string answer =
+        raised != probe.call_errors.end() ? "raised " + raised->second : std::string("= False");
+    finding.title =
+        fmt::format("torch {} sees no GPU: torch.cuda.is_available() {}", probe.torch_version,
+                    raised != probe.call_errors.end() ? "raised an exception" : "is False");
     finding.evidence.push_back(
-        fmt::format("{}: torch.version.cuda = {}, torch.cuda.is_available() = False (--probe)",
-                    python, probe.cuda ? "'" + *probe.cuda + "'" : "None"));
+        fmt::format("{}: torch.version.cuda = {}, torch.cuda.is_available() {} (--probe)", python,
+                    probe.cuda ? "'" + *probe.cuda + "'" : "None", answer));
+    for (const auto& [key, text] : probe.call_errors) {
+        if (key != "cuda_available")
+            finding.evidence.push_back(
+                fmt::format("{}: {} raised {} (--probe)", python, key, text));
+    }
     finding.evidence.push_back(describe_gpus(*input.machine.nvml));
     if (const auto driver = read_driver(input.machine))
         finding.evidence.push_back(driver->evidence());
@@ -571,8 +580,9 @@ void check_probe(const DoctorInput& input, DoctorReport& report) {
     // A CPU-only build that version.py already shows is cpu_only_torch's finding.
     const bool cpu_only_reported =
         !probe.cuda && input.torch && !input.torch->cuda && !input.torch->hip;
-    if (probe.cuda_available && !*probe.cuda_available && input.machine.gpu_count() > 0 &&
-        !cpu_only_reported)
+    const bool unavailable = (probe.cuda_available && !*probe.cuda_available) ||
+                             probe.call_errors.contains("cuda_available");
+    if (unavailable && input.machine.gpu_count() > 0 && !cpu_only_reported)
         report.findings.push_back(cuda_unavailable_finding(input, python));
 }
 
