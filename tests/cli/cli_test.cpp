@@ -49,7 +49,27 @@ TEST(Cli, RootOptionBeforeTheCommandStillFindsIt) {
 TEST(Cli, UnknownCommandIsAUsageError) {
     const auto r = run_gpuenv({"frobnicate"});
     EXPECT_EQ(r.exit_code, 2);
-    EXPECT_NE(r.err.find("frobnicate"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err, "gpuenv: 'frobnicate' is not a gpuenv command; see 'gpuenv --help'\n");
+    EXPECT_EQ(r.out, "");
+}
+
+TEST(Cli, MistypedCommandSuggestsTheNearestOne) {
+    const auto r = run_gpuenv({"lsit", "-p", "/nonexistent"});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_EQ(r.err,
+              "gpuenv: 'lsit' is not a gpuenv command (did you mean 'list'?); see 'gpuenv "
+              "--help'\n");
+    for (const auto& [typo, command] : std::vector<std::pair<std::string, std::string>>{
+             {"chek", "check"}, {"doctr", "doctor"}, {"gpu", "gpus"}, {"zombie", "zombies"}}) {
+        const auto t = run_gpuenv({typo});
+        EXPECT_NE(t.err.find("(did you mean '" + command + "'?)"), std::string::npos) << t.err;
+    }
+    // Too far from every command, or too short to guess from.
+    for (const char* word : {"install", "x", "ls"}) {
+        const auto t = run_gpuenv({word});
+        EXPECT_EQ(t.exit_code, 2);
+        EXPECT_EQ(t.err.find("did you mean"), std::string::npos) << word << ": " << t.err;
+    }
 }
 
 TEST(Cli, OptionOfAnotherCommandIsRejected) {

@@ -75,4 +75,17 @@ TEST(ParseError, ControlCharactersAreMadeVisible) {
               std::string::npos);
 }
 
+TEST(Text, EditDistanceCountsEditsAndAdjacentSwaps) {
+    EXPECT_EQ(edit_distance("", ""), 0U);
+    EXPECT_EQ(edit_distance("list", "list"), 0U);
+    EXPECT_EQ(edit_distance("", "gpus"), 4U);
+    EXPECT_EQ(edit_distance("gpus", ""), 4U);
+    EXPECT_EQ(edit_distance("gpu", "gpus"), 1U);     // insertion
+    EXPECT_EQ(edit_distance("chekc", "check"), 1U);  // adjacent swap
+    EXPECT_EQ(edit_distance("lsit", "list"), 1U);
+    EXPECT_EQ(edit_distance("doctr", "doctor"), 1U);
+    EXPECT_EQ(edit_distance("kitten", "sitting"), 3U);
+    EXPECT_EQ(edit_distance("ca", "abc"), 3U);  // restricted: no edit inside a swapped pair
+}
+
 }  // namespace gpuenv::util

@@ -1,5 +1,6 @@
 #include <gpuenv/cli/cli.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <string_view>
 
@@ -8,6 +9,7 @@
 
 #include <gpuenv/cli/command.hpp>
 #include <gpuenv/util/error.hpp>
+#include <gpuenv/util/text.hpp>
 
 namespace gpuenv::cli {
 
@@ -50,6 +52,20 @@ const std::vector<CommandSpec>& commands() {
     return table;
 }
 
+std::string_view nearest_command(std::string_view word) {
+    // Two edits at most, and fewer than half the word: "lst" finds list, "x" finds nothing.
+    std::string_view best;
+    std::size_t best_distance = std::min<std::size_t>(3, (word.size() + 1) / 2 + 1);
+    for (const auto& spec : commands()) {
+        const std::size_t distance = util::edit_distance(word, spec.name);
+        if (distance < best_distance) {
+            best = spec.name;
+            best_distance = distance;
+        }
+    }
+    return best;
+}
+
 int run(int argc, char** argv) {
     CLI::App app("gpuenv: GPU environments for conda and pip on shared servers and clusters",
                  "gpuenv");
@@ -75,8 +91,11 @@ int run(int argc, char** argv) {
             actions.emplace_back(sub, spec.setup(*sub));
     }
     if (!named.empty() && actions.empty()) {
-        // CLI11 would only say that a subcommand is required; name what was given, as git does.
-        fmt::print(stderr, "gpuenv: '{}' is not a gpuenv command; see 'gpuenv --help'\n", named);
+        // CLI11 would only say that a subcommand is required; name what was given, and the
+        // command it is closest to, as git does.
+        const std::string_view nearest = nearest_command(named);
+        fmt::print(stderr, "gpuenv: '{}' is not a gpuenv command{}; see 'gpuenv --help'\n", named,
+                   nearest.empty() ? "" : fmt::format(" (did you mean '{}'?)", nearest));
         return static_cast<int>(ExitCode::usage);
     }
 

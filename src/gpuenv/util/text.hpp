@@ -22,6 +22,10 @@ namespace gpuenv::util {
 /// Joins strings with a separator between them ("a, b, c").
 [[nodiscard]] std::string join(const std::vector<std::string>& items, std::string_view separator);
 
+/// Returns the edit distance between a and b: insertions, deletions, substitutions and swaps
+/// of adjacent characters, each counting one (restricted Damerau-Levenshtein).
+[[nodiscard]] std::size_t edit_distance(std::string_view a, std::string_view b);
+
 /// Returns whether s equals t ignoring ASCII case.
 [[nodiscard]] bool iequals(std::string_view s, std::string_view t);
 
