@@ -29,29 +29,9 @@ using test::CondaWriter;
 const std::string k_sp = "lib/python3.11/site-packages";
 const fs::path k_real = GPUENV_REAL_FIXTURES;
 
-// Names the kinds this file checks for (finding.cpp's to_string belongs to the verify command).
-const char* kind_name(FindingKind kind) {
-    switch (kind) {
-        case FindingKind::missing_file:
-            return "missing_file";
-        case FindingKind::wrong_type:
-            return "wrong_type";
-        case FindingKind::size_mismatch:
-            return "size_mismatch";
-        case FindingKind::modified_file:
-            return "modified_file";
-        case FindingKind::unreadable_file:
-            return "unreadable_file";
-        case FindingKind::record_files_gone:
-            return "record_files_gone";
-        default:
-            return "other";
-    }
-}
-
 // One line per finding: "kind | package | path | expected | found | detail".
 std::string describe(const Finding& f) {
-    return std::string(kind_name(f.kind)) + " | " + f.package + " | " + f.path + " | " +
+    return std::string(to_string(f.kind)) + " | " + f.package + " | " + f.path + " | " +
            f.expected + " | " + f.found + " | " + f.detail;
 }
 
