@@ -52,8 +52,11 @@ const std::vector<CommandSpec>& commands() {
     return table;
 }
 
+namespace {
+
+// Returns the command closest to a mistyped word: two edits at most (an adjacent swap counts
+// one), and fewer than half the word ("lst" finds list, "x" finds nothing); "" when none is.
 std::string_view nearest_command(std::string_view word) {
-    // Two edits at most, and fewer than half the word: "lst" finds list, "x" finds nothing.
     std::string_view best;
     std::size_t best_distance = std::min<std::size_t>(3, (word.size() + 1) / 2 + 1);
     for (const auto& spec : commands()) {
@@ -65,6 +68,8 @@ std::string_view nearest_command(std::string_view word) {
     }
     return best;
 }
+
+}  // namespace
 
 int run(int argc, char** argv) {
     CLI::App app("gpuenv: GPU environments for conda and pip on shared servers and clusters",

@@ -1,7 +1,6 @@
 #pragma once
 
 #include <functional>
-#include <string_view>
 #include <vector>
 
 namespace CLI {
@@ -23,10 +22,6 @@ struct CommandSpec {
 
 /// Returns the table of every command; it drives dispatch and `--help`.
 [[nodiscard]] const std::vector<CommandSpec>& commands();
-
-/// Returns the command closest to a mistyped word (at most two edits, an adjacent swap
-/// counting as one), or "" when none is that close.
-[[nodiscard]] std::string_view nearest_command(std::string_view word);
 
 /// Declares `gpuenv list`.
 CommandAction setup_list(CLI::App& command);
