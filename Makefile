@@ -36,7 +36,7 @@ bench: build
 # Fuzzes each parser for FUZZ_SECONDS with libFuzzer (clang); new inputs go to build-fuzz/,
 # crashes to fuzz-out/ (copy them to fuzz/regressions/<target>/ so ctest replays them).
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := conda_record core_metadata direct_url conda_version version_spec match_spec pep440 specifier requirement environment_yml record_paths dist_record history env_vars gpuenv_lock explicit_lock conda_lock requirements_lock list_json visibility hostlist policy torch_version probe_output python_source
+FUZZ_TARGETS := json_cursor conda_record core_metadata direct_url conda_version version_spec match_spec pep440 specifier requirement environment_yml record_paths dist_record history env_vars gpuenv_lock explicit_lock conda_lock requirements_lock list_json visibility hostlist policy torch_version probe_output python_source
 fuzz: deps
 	cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
 	  -DGPUENV_FUZZ=ON -DGPUENV_TESTS=OFF -DGPUENV_BENCH=OFF

@@ -1,6 +1,8 @@
 // Fuzzes gpuenv's JSON cursor against nlohmann::json as the oracle: both must agree on what
 // is JSON, and for what is, the values the cursor reads must equal nlohmann's. The one known
-// difference: a number past double's range (1e999) is JSON to the cursor, not to nlohmann.
+// differences: a number past double's range (1e999) is JSON to the cursor, not to nlohmann;
+// and nlohmann takes a NUL byte between tokens for the end of the text, so texts with one are
+// only run, not compared.
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -93,6 +95,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     } catch (const nlohmann::json::exception&) {
         oracle_ok = false;
     }
+    if (text.find('\0') != std::string_view::npos)
+        return 0;
     if (skipped_ok != oracle_ok && !(skipped_ok && out_of_range))
         __builtin_trap();  // the cursor and nlohmann disagree on whether this is JSON
     if (!skipped_ok)

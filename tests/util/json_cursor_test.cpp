@@ -138,7 +138,8 @@ TEST(JsonCursor, ErrorsPointAtTheCharacterThatBreaksTheText) {
     EXPECT_EQ(error_of("{\n  \"a\": \"x\"\n  \"b\": 1}"),
               "line 3, column 3: expected ',' or '}' after an object member, found '\"'");
     EXPECT_EQ(error_of("[\"a\",\n  ]"), "line 2, column 3: expected a value, found ']'");
-    EXPECT_EQ(error_of("{\"a\": 1,}"), "line 1, column 9: expected a key in double quotes, found '}'");
+    EXPECT_EQ(error_of("{\"a\": 1,}"),
+              "line 1, column 9: expected a key in double quotes, found '}'");
     EXPECT_EQ(error_of("{a: 1}"), "line 1, column 2: expected a key in double quotes, found 'a'");
     EXPECT_EQ(error_of("{\"a\" 1}"), "line 1, column 6: expected ':' after a key, found '1'");
     EXPECT_EQ(error_of("{} x"), "line 1, column 4: extra data after the JSON value");
@@ -168,11 +169,13 @@ TEST(JsonCursor, BadStringsAreLocated) {
     EXPECT_EQ(error_of("[\"\\ud800\"]"),
               "line 1, column 3: high surrogate \\ud800 not followed by a low surrogate in a "
               "string");
-    EXPECT_EQ(error_of("[\"\\udc00\"]"), "line 1, column 3: lone low surrogate \\udc00 in a string");
+    EXPECT_EQ(error_of("[\"\\udc00\"]"),
+              "line 1, column 3: lone low surrogate \\udc00 in a string");
     EXPECT_EQ(error_of("[\"a\nb\"]"),
               "line 1, column 4: unescaped control character 0x0A in a string");
     EXPECT_EQ(error_of("[\"x\xff\"]"), "line 1, column 4: invalid UTF-8 (byte 0xFF) in a string");
-    EXPECT_EQ(error_of("[\"\xc0\xaf\"]"), "line 1, column 3: invalid UTF-8 (byte 0xC0) in a string");
+    EXPECT_EQ(error_of("[\"\xc0\xaf\"]"),
+              "line 1, column 3: invalid UTF-8 (byte 0xC0) in a string");
     EXPECT_EQ(error_of("[\"\xed\xa0\x80\"]"),
               "line 1, column 3: invalid UTF-8 (byte 0xED) in a string");
     EXPECT_EQ(error_of("[\"abc"), "line 1, column 2: unterminated string");
@@ -181,7 +184,8 @@ TEST(JsonCursor, BadStringsAreLocated) {
     const std::string run(40, 'a');
     EXPECT_EQ(error_of("[\"" + run + "\x01\"]"),
               "line 1, column 43: unescaped control character 0x01 in a string");
-    EXPECT_EQ(error_of("[\"" + run + "\\x\"]"), "line 1, column 43: invalid escape '\\x' in a string");
+    EXPECT_EQ(error_of("[\"" + run + "\\x\"]"),
+              "line 1, column 43: invalid escape '\\x' in a string");
 }
 
 TEST(JsonCursor, PeekChecksLiteralsAndNumbersBeforeNamingATypeFromThem) {
@@ -202,11 +206,39 @@ TEST(JsonCursor, DeepNestingIsSkippedWithoutRecursion) {
 
 TEST(JsonCursor, AgreesWithNlohmannOnWhatIsJson) {
     const std::vector<std::string> texts = {
-        "{}", "[]", "[[]]", "{\"a\":[]}", "[1,]", "[,1]", "{\"a\":1,,\"b\":2}", "[1 2]",
-        "{\"a\"}", "{\"a\":}", "\"\\u0000\"", "\"\\uD834\\uDD1E\"", "\"\\uD834\\u0041\"",
-        "[\"\xe2\x82\xac\"]", "[\"\xe2\x82\"]", "[\"\xf4\x90\x80\x80\"]", "[\"\xf0\x9f\x98\x80\"]",
-        "-", "-0", "-01", "1e5", "1E-5", "0.0", "00", "1.5e", "[true,false,null]", "nul",
-        "[\"a\" , \"b\"]", " [ ] ", "{\"a\":{\"b\":{}}}", "{\"\":\"\"}", "[\"\t\"]", "\x7f",
+        "{}",
+        "[]",
+        "[[]]",
+        "{\"a\":[]}",
+        "[1,]",
+        "[,1]",
+        "{\"a\":1,,\"b\":2}",
+        "[1 2]",
+        "{\"a\"}",
+        "{\"a\":}",
+        "\"\\u0000\"",
+        "\"\\uD834\\uDD1E\"",
+        "\"\\uD834\\u0041\"",
+        "[\"\xe2\x82\xac\"]",
+        "[\"\xe2\x82\"]",
+        "[\"\xf4\x90\x80\x80\"]",
+        "[\"\xf0\x9f\x98\x80\"]",
+        "-",
+        "-0",
+        "-01",
+        "1e5",
+        "1E-5",
+        "0.0",
+        "00",
+        "1.5e",
+        "[true,false,null]",
+        "nul",
+        "[\"a\" , \"b\"]",
+        " [ ] ",
+        "{\"a\":{\"b\":{}}}",
+        "{\"\":\"\"}",
+        "[\"\t\"]",
+        "\x7f",
     };
     for (const std::string& text : texts)
         EXPECT_EQ(accepted(text), nlohmann::json::accept(text)) << text;

@@ -22,7 +22,9 @@ int read_fd(int fd, std::string& out, std::size_t max_bytes) {
     std::size_t want = st.st_size > 0 ? static_cast<std::size_t>(st.st_size) : 4096;
     if (want > max_bytes)
         want = max_bytes;
-    out.resize(want);
+    // One byte more than the size, so that finding the end of the file needs no second,
+    // doubled buffer (and no zero-filling of it).
+    out.resize(want < max_bytes ? want + 1 : want);
     std::size_t got = 0;
     while (got < max_bytes) {
         if (got == out.size())

@@ -213,8 +213,23 @@ void Cursor::fail_found(std::string_view expected) const {
 }
 
 void Cursor::skip_whitespace() {
-    while (m_pos < m_text.size() && is_space(m_text[m_pos]))
+    while (m_pos < m_text.size()) {
+        const char c = m_text[m_pos];
+        if (static_cast<unsigned char>(c) > ' ' || !is_space(c))
+            return;
         ++m_pos;
+#if defined(__SSE2__)
+        // Pretty-printed records indent every line: skip the run of spaces after a newline
+        // sixteen bytes at a time.
+        if (m_pos + 16 <= m_text.size()) {
+            const __m128i chunk =
+                _mm_loadu_si128(reinterpret_cast<const __m128i*>(m_text.data() + m_pos));
+            const auto spaces =
+                static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(chunk, _mm_set1_epi8(' '))));
+            m_pos += spaces == 0xFFFF ? 16 : static_cast<std::size_t>(__builtin_ctz(~spaces));
+        }
+#endif
+    }
 }
 
 // A token that starts no value: a word is a bad literal ("tru", "None", "NaN"), anything else
@@ -248,8 +263,8 @@ bool Cursor::scan_string(std::size_t& begin, std::size_t& end) {
             if (pos + 1 >= m_text.size())
                 fail(quote, "unterminated string");
             const char e = m_text[pos + 1];
-            if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' ||
-                e == 'r' || e == 't') {
+            if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' || e == 'r' ||
+                e == 't') {
                 pos += 2;
                 continue;
             }

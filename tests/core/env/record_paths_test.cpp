@@ -109,9 +109,11 @@ TEST(RecordPaths, ParsesEveryPathType) {
 
 TEST(RecordPaths, SyntaxErrorsNameTheFileLineAndColumn) {
     EXPECT_EQ(error_of("{\n  \"files\": [\"a\",\n  ]\n}"),
-              "cannot read conda record conda-meta/x-1-0.json: line 3, column 3: syntax error "
-              "while parsing value - unexpected ']'; expected '[', '{', or a literal");
-    EXPECT_NE(error_of("{\"files\": []} trailing").find("line 1, column 17"), std::string::npos);
+              "cannot read conda record conda-meta/x-1-0.json: line 3, column 3: expected a "
+              "value, found ']'");
+    EXPECT_EQ(error_of("{\"files\": []} trailing"),
+              "cannot read conda record conda-meta/x-1-0.json: line 1, column 15: extra data "
+              "after the JSON value");
     EXPECT_NE(error_of("").find("cannot read conda record conda-meta/x-1-0.json: "),
               std::string::npos);
 }
