@@ -212,7 +212,7 @@ void Cursor::fail_found(std::string_view expected) const {
     fail(m_pos, "expected " + std::string(expected) + ", found " + found());
 }
 
-void Cursor::skip_whitespace() {
+void Cursor::skip_whitespace_run() {
     while (m_pos < m_text.size()) {
         const char c = m_text[m_pos];
         if (static_cast<unsigned char>(c) > ' ' || !is_space(c))

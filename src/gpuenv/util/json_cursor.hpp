@@ -93,7 +93,13 @@ class Cursor {
     [[noreturn]] void fail(std::size_t at, const std::string& reason) const;
     [[noreturn]] void fail_found(std::string_view expected) const;
     [[nodiscard]] std::string found() const;
-    void skip_whitespace();
+    // Inline, since most calls find a token at once; the run of whitespace is the .cpp's.
+    void skip_whitespace() {
+        if (m_pos < m_text.size() && static_cast<unsigned char>(m_text[m_pos]) > ' ')
+            return;
+        skip_whitespace_run();
+    }
+    void skip_whitespace_run();
     // Consumes a string from its opening quote; returns whether it holds escapes.
     bool scan_string(std::size_t& begin, std::size_t& end);
     void scan_number();

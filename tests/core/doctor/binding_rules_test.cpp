@@ -601,6 +601,7 @@ TEST(KernelspecRule, InvalidKernelJsonIsAWarningWithLineAndColumn) {
     EXPECT_EQ(report.warnings[0].path, file.string());
     EXPECT_EQ(report.warnings[0].line, 3);
     EXPECT_EQ(report.warnings[0].column, 3);
+    EXPECT_EQ(report.warnings[0].message, "invalid kernelspec JSON: expected a value, found ']'");
 }
 
 TEST(KernelspecRule, MissingDirectoriesAreSkipped) {

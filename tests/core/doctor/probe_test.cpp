@@ -91,6 +91,11 @@ TEST(ParseProbeOutput, GarbageIsAnError) {
         EXPECT_FALSE(result.ran) << output;
         EXPECT_NE(result.error, "") << output;
     }
+    // What is not JSON is located in the report line, as every JSON error gpuenv gives.
+    EXPECT_EQ(parse_probe_output("{\"python_version\": \"3.11\", \"n\": 5e15721}").error,
+              "the probe's report is not JSON: line 1, column 33: number out of range '5e15721'");
+    EXPECT_EQ(parse_probe_output("{\"python_version\": tru}").error,
+              "the probe's report is not JSON: line 1, column 20: invalid literal 'tru'");
 }
 
 TEST(RunProbe, ReadsWhatTheInterpreterPrints) {

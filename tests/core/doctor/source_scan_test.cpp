@@ -386,7 +386,9 @@ TEST(CheckSources, WarnsAboutInvalidNotebooks) {
     ASSERT_EQ(report.warnings.size(), 2u);
     EXPECT_EQ(report.warnings[0].path, (dir / "broken.ipynb").string());
     EXPECT_EQ(report.warnings[0].line, 3);
-    EXPECT_NE(report.warnings[0].message.find("not a valid notebook"), std::string::npos);
+    EXPECT_EQ(report.warnings[0].column, 6);
+    EXPECT_EQ(report.warnings[0].message,
+              "not a valid notebook: expected a key in double quotes, found ','");
     EXPECT_EQ(report.warnings[1].path, (dir / "list.ipynb").string());
     EXPECT_EQ(report.warnings[1].message, "not a notebook: no \"cells\" list");
 }

@@ -376,8 +376,9 @@ TEST(FleetGpus, GarbageIsAFailure) {
             << node.failure->reason;
         EXPECT_TRUE(node.gpus.empty());
     }
-    EXPECT_EQ(core::fleet::parse_node_gpus("{\n oops", "gpu09").failure->reason.substr(0, 30),
-              "gpu09: gpuenv gpus --json:2:2:");
+    EXPECT_EQ(core::fleet::parse_node_gpus("{\n oops", "gpu09").failure->reason,
+              "gpu09: gpuenv gpus --json:2:2: invalid JSON: expected a key in double quotes, found "
+              "'o'");
 }
 
 TEST(FleetGpus, JsonTableAndExitCode) {

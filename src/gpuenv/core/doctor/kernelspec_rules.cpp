@@ -14,6 +14,7 @@
 #include <gpuenv/core/doctor/binding_facts.hpp>
 #include <gpuenv/core/fleet/transport.hpp>
 #include <gpuenv/util/file.hpp>
+#include <gpuenv/util/json_value.hpp>
 #include <gpuenv/util/text.hpp>
 
 namespace gpuenv::core::doctor {
@@ -128,19 +129,11 @@ std::optional<Kernelspec> read_kernelspec(const fs::path& file, gpuenv::Diagnost
     }
     Kernelspec spec{file, file.parent_path().filename().string(), {}};
     try {
-        spec.doc = nlohmann::json::parse(text);
-    } catch (const nlohmann::json::parse_error& e) {
-        const auto where = util::line_column(text, e.byte > 0 ? e.byte - 1 : 0);
-        std::string reason = e.what();
-        if (const auto colon = reason.rfind(": "); colon != std::string::npos)
-            reason.erase(0, colon + 2);
-        warnings.push_back(
-            {file.string(), where.line, where.column, "invalid kernelspec JSON: " + reason});
-        return std::nullopt;
-    } catch (const nlohmann::json::exception& e) {
-        // A number past double's range (out_of_range 406): no position to give.
-        warnings.push_back(
-            {file.string(), 0, 0, std::string("invalid kernelspec JSON: ") + e.what()});
+        spec.doc = util::json::parse_value(text);
+    } catch (const util::json::SyntaxError& e) {
+        const auto where = util::line_column(text, e.offset());
+        warnings.push_back({file.string(), where.line, where.column,
+                            std::string("invalid kernelspec JSON: ") + e.what()});
         return std::nullopt;
     }
     const auto argv = spec.doc.is_object() ? spec.doc.find("argv") : spec.doc.end();

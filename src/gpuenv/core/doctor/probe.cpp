@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include <gpuenv/util/file.hpp>
+#include <gpuenv/util/json_value.hpp>
 #include <gpuenv/util/process.hpp>
 #include <gpuenv/util/text.hpp>
 
@@ -295,10 +296,9 @@ ProbeResult parse_probe_output(std::string_view output) {
     }
     nlohmann::json doc;
     try {
-        doc = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception& e) {
-        // parse_error, and out_of_range for a number past double's range.
-        result.error = std::string("the probe's report is not JSON: ") + e.what();
+        doc = util::json::parse_value(line);
+    } catch (const util::json::SyntaxError& e) {
+        result.error = "the probe's report is not JSON: " + util::json::describe(line, e);
         return result;
     }
     const std::optional<std::string> python =

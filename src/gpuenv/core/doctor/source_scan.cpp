@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include <gpuenv/util/file.hpp>
+#include <gpuenv/util/json_value.hpp>
 #include <gpuenv/util/text.hpp>
 
 namespace gpuenv::core::doctor {
@@ -417,18 +418,11 @@ std::optional<SourceUnit> read_notebook(const std::string& path, const std::stri
                                         gpuenv::Diagnostics& warnings) {
     nlohmann::json root;
     try {
-        root = nlohmann::json::parse(text);
-    } catch (const nlohmann::json::parse_error& error) {
-        const auto at = util::line_column(text, error.byte > 0 ? error.byte - 1 : 0);
-        const std::string what = error.what();
-        const auto colon = what.find(": ");
-        warnings.push_back({path, at.line, at.column,
-                            "not a valid notebook: " +
-                                (colon == std::string::npos ? what : what.substr(colon + 2))});
-        return std::nullopt;
-    } catch (const nlohmann::json::exception& error) {
-        // A number past double's range (out_of_range 406): no position to give.
-        warnings.push_back({path, 0, 0, std::string("not a valid notebook: ") + error.what()});
+        root = util::json::parse_value(text);
+    } catch (const util::json::SyntaxError& error) {
+        const auto at = util::line_column(text, error.offset());
+        warnings.push_back(
+            {path, at.line, at.column, std::string("not a valid notebook: ") + error.what()});
         return std::nullopt;
     }
     const nlohmann::json* cells = nullptr;

@@ -1,16 +1,13 @@
 #include <gpuenv/core/env/env_vars.hpp>
 
 #include <algorithm>
-#include <istream>
 #include <optional>
-#include <streambuf>
 #include <system_error>
 #include <unordered_map>
 
-#include <nlohmann/json.hpp>
-
 #include <gpuenv/util/error.hpp>
 #include <gpuenv/util/file.hpp>
+#include <gpuenv/util/json_cursor.hpp>
 #include <gpuenv/util/text.hpp>
 
 namespace gpuenv::core::env {
@@ -27,21 +24,6 @@ constexpr std::string_view k_unset = "***unset***";
 // Source names effective_env_vars gives its warnings when the caller names no files.
 constexpr std::string_view k_packages_dir = "etc/conda/env_vars.d";
 constexpr std::string_view k_state_file = "conda-meta/state";
-
-// Exposes a string_view to nlohmann's stream reader and says how far it has read, so that
-// the SAX handler can point at the value a key belongs to.
-class ViewBuffer : public std::streambuf {
-  public:
-    explicit ViewBuffer(std::string_view text) {
-        // The get area is only read; streambuf wants non-const pointers all the same.
-        char* begin = const_cast<char*>(text.data());
-        setg(begin, begin, begin + text.size());
-    }
-
-    [[nodiscard]] std::size_t consumed() const {
-        return static_cast<std::size_t>(gptr() - eback());
-    }
-};
 
 struct JsonFailure {
     std::size_t offset = 0;
@@ -86,179 +68,27 @@ class OrderedVars {
     std::vector<std::optional<std::pair<std::string, std::string>>> m_pairs;
 };
 
-std::size_t skip_json_space(std::string_view text, std::size_t i) {
-    while (i < text.size() &&
-           (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r'))
-        ++i;
-    return i;
-}
-
-// Returns where a bad literal starts when the character at `offset` ends one ("tru}" points
-// at the t, as Python's json does), else `offset`.
-std::size_t literal_start(std::string_view text, std::size_t offset) {
-    offset = std::min(offset, text.size());
-    constexpr std::string_view k_literals[] = {"true", "false", "null"};
-    for (std::size_t k = 1; k <= 4 && k <= offset; ++k) {
-        const std::string_view read = text.substr(offset - k, k);
-        for (const auto literal : k_literals) {
-            if (literal.size() > k && literal.substr(0, k) == read)
-                return offset - k;
+// Reads the string values of one object (the document, or state's env_vars) in one pass,
+// without building a tree; the value of any other type is a warning and is skipped.
+void read_vars_object(util::json::Cursor& c, const std::string& path, OrderedVars& vars,
+                      Diagnostics& warnings) {
+    using util::json::Type;
+    c.enter_object();
+    for (std::string_view key; c.next_field(key);) {
+        const Type type = c.peek();
+        if (type == Type::string) {
+            vars.set(std::string(key), std::string(c.read_string()));
+            continue;
         }
-    }
-    return offset;
-}
-
-// Collects the string values of one object (the document, or state's env_vars) in one pass,
-// without building a DOM; nlohmann's SAX parser keeps its own stack, so nesting costs no
-// recursion.
-class VarsHandler {
-  public:
-    using json = nlohmann::json;
-
-    VarsHandler(std::string_view text, const ViewBuffer& buffer, bool state_file,
-                const std::string& path, Diagnostics& warnings)
-        : m_text(text),
-          m_buffer(buffer),
-          m_state_file(state_file),
-          m_path(path),
-          m_warnings(warnings) {}
-
-    bool null() { return scalar("null"); }
-    bool boolean(bool /*value*/) { return scalar("a boolean"); }
-    bool number_integer(json::number_integer_t /*value*/) { return scalar("a number"); }
-    bool number_unsigned(json::number_unsigned_t /*value*/) { return scalar("a number"); }
-    bool number_float(json::number_float_t /*value*/, const std::string& /*text*/) {
-        return scalar("a number");
-    }
-    bool binary(json::binary_t& /*value*/) { return scalar("binary"); }
-
-    bool string(std::string& value) {
-        if (at_variable()) {
-            m_vars.set(m_key, std::move(value));
-            return true;
-        }
-        return scalar("a string");
-    }
-
-    bool start_object(std::size_t /*size*/) {
-        if (m_depth == 0) {
-            m_vars_depth = m_state_file ? 0 : 1;
-        } else if (m_state_file && m_depth == 1 && m_key == "env_vars") {
-            // A second env_vars key replaces the first, as in a Python dict.
-            m_vars.clear();
-            m_vars_depth = 2;
-        } else if (!scalar("an object")) {
-            return false;
-        }
-        ++m_depth;
-        return true;
-    }
-
-    bool end_object() { return end_container(); }
-
-    bool start_array(std::size_t /*size*/) {
-        if (!scalar("an array"))
-            return false;
-        ++m_depth;
-        return true;
-    }
-
-    bool end_array() { return end_container(); }
-
-    bool key(std::string& key) {
-        if (m_depth == 1 || (m_vars_depth != 0 && m_depth == m_vars_depth)) {
-            m_key = std::move(key);
-            m_key_end = m_buffer.consumed();
-        }
-        return true;
-    }
-
-    bool parse_error(std::size_t position, const std::string& /*last_token*/,
-                     const nlohmann::detail::exception& error) {
-        // `position` counts the characters read, so the offending one is the last of them.
-        m_failure =
-            JsonFailure{literal_start(m_text, position > 0 ? position - 1 : 0), reason_of(error)};
-        return false;
-    }
-
-    [[nodiscard]] const std::optional<JsonFailure>& failure() const { return m_failure; }
-
-    [[nodiscard]] Pairs take() { return m_vars.take(); }
-
-  private:
-    // nlohmann's message leads with its own id and position; keep the part after them.
-    static std::string reason_of(const nlohmann::detail::exception& error) {
-        std::string_view reason = error.what();
-        if (const auto column = reason.find(", column "); column != std::string_view::npos) {
-            if (const auto colon = reason.find(": ", column); colon != std::string_view::npos)
-                reason.remove_prefix(colon + 2);
-        }
-        return std::string(reason);
-    }
-
-    [[nodiscard]] bool at_variable() const { return m_vars_depth != 0 && m_depth == m_vars_depth; }
-
-    // Returns where the value of the last key starts: past the spaces, the colon and spaces.
-    [[nodiscard]] std::size_t value_offset() const {
-        std::size_t i = skip_json_space(m_text, m_key_end);
-        if (i < m_text.size() && m_text[i] == ':')
-            ++i;
-        return skip_json_space(m_text, i);
-    }
-
-    bool fail_shape(std::size_t offset, std::string reason) {
-        m_failure = JsonFailure{offset, std::move(reason)};
-        return false;
-    }
-
-    void warn_not_string(std::string_view type) {
-        const auto where = util::line_column(m_text, value_offset());
-        m_warnings.push_back(
-            {m_path, where.line, where.column,
-             "value of " + m_key + " is " + std::string(type) + ", not a string; ignored"});
+        const auto where = util::line_column(c.text(), c.offset());
+        warnings.push_back({path, where.line, where.column,
+                            "value of " + std::string(key) + " is " +
+                                std::string(util::json::type_name(type)) +
+                                ", not a string; ignored"});
         // The last value wins in Python: the string an earlier duplicate gave is gone too.
-        m_vars.erase(m_key);
+        vars.erase(std::string(key));
     }
-
-    // Handles a value that is not a string (or a container at the variables' level).
-    bool scalar(std::string_view type) {
-        if (m_depth == 0) {
-            return fail_shape(skip_document_start(),
-                              "expected an object, found " + std::string(type));
-        }
-        if (m_state_file && m_depth == 1 && m_key == "env_vars")
-            return fail_shape(value_offset(),
-                              "env_vars must be an object, not " + std::string(type));
-        if (at_variable())
-            warn_not_string(type);
-        return true;
-    }
-
-    bool end_container() {
-        --m_depth;
-        if (m_state_file && m_depth == 1 && m_vars_depth == 2)
-            m_vars_depth = 0;
-        return true;
-    }
-
-    // Returns the offset of the document's first token (past a UTF-8 BOM, as nlohmann skips).
-    [[nodiscard]] std::size_t skip_document_start() const {
-        const std::size_t start = m_text.substr(0, 3) == "\xEF\xBB\xBF" ? 3 : 0;
-        return skip_json_space(m_text, start);
-    }
-
-    std::string_view m_text;
-    const ViewBuffer& m_buffer;
-    bool m_state_file;
-    const std::string& m_path;
-    Diagnostics& m_warnings;
-    int m_depth = 0;       // containers open
-    int m_vars_depth = 0;  // depth of the variables' object while it is open, else 0
-    std::string m_key;     // last key at depth 1 or inside the variables' object
-    std::size_t m_key_end = 0;
-    OrderedVars m_vars;
-    std::optional<JsonFailure> m_failure;
-};
+}
 
 struct ParsedVars {
     Pairs vars;
@@ -267,17 +97,42 @@ struct ParsedVars {
 
 ParsedVars parse_vars(std::string_view text, const std::string& path, bool state_file,
                       Diagnostics& warnings) {
-    ViewBuffer buffer(text);
-    std::istream stream(&buffer);
-    VarsHandler handler(text, buffer, state_file, path, warnings);
+    using util::json::Type;
     ParsedVars parsed;
-    if (!nlohmann::json::sax_parse(stream, &handler)) {
-        parsed.failure = handler.failure();
-        if (!parsed.failure)
-            parsed.failure = JsonFailure{0, "invalid JSON"};
+    OrderedVars vars;
+    util::json::Cursor c(text);
+    try {
+        if (const Type type = c.peek(); type != Type::object) {
+            const std::size_t at = c.offset();
+            c.skip();  // a syntax error anywhere says more than the wrong type does
+            c.finish();
+            parsed.failure = JsonFailure{
+                at, "expected an object, found " + std::string(util::json::type_name(type))};
+            return parsed;
+        }
+        if (!state_file) {
+            read_vars_object(c, path, vars, warnings);
+        } else {
+            c.enter_object();
+            for (std::string_view key; c.next_field(key);) {
+                if (key != "env_vars")
+                    continue;
+                if (const Type type = c.peek(); type != Type::object) {
+                    parsed.failure =
+                        JsonFailure{c.offset(), "env_vars must be an object, not " +
+                                                    std::string(util::json::type_name(type))};
+                    return parsed;
+                }
+                vars.clear();  // a second env_vars key replaces the first, as in a Python dict
+                read_vars_object(c, path, vars, warnings);
+            }
+        }
+        c.finish();
+    } catch (const util::json::SyntaxError& error) {
+        parsed.failure = JsonFailure{error.offset(), error.what()};
         return parsed;
     }
-    parsed.vars = handler.take();
+    parsed.vars = vars.take();
     return parsed;
 }
 

@@ -18,6 +18,7 @@
 #include <gpuenv/core/spec/package_name.hpp>
 #include <gpuenv/util/error.hpp>
 #include <gpuenv/util/file.hpp>
+#include <gpuenv/util/json_value.hpp>
 #include <gpuenv/util/text.hpp>
 
 namespace gpuenv::core::env {
@@ -270,14 +271,6 @@ std::optional<DirectUrl> direct_url_from_json(const json& doc, std::string& prob
     return out;
 }
 
-// Returns nlohmann's reason without its "[json.exception...] parse error at line L, column C"
-// prefix, since the diagnostic carries the position itself.
-std::string parse_error_reason(const json::parse_error& error) {
-    const std::string_view what = error.what();
-    const std::size_t colon = what.find(": ");
-    return std::string(colon == std::string_view::npos ? what : what.substr(colon + 2));
-}
-
 // Reads direct_url.json (PEP 610); problems become warnings and leave the result empty.
 std::optional<DirectUrl> read_direct_url(const fs::path& dir, Diagnostics& warnings) {
     const fs::path file = dir / "direct_url.json";
@@ -289,11 +282,11 @@ std::optional<DirectUrl> read_direct_url(const fs::path& dir, Diagnostics& warni
     }
     json doc;
     try {
-        doc = json::parse(text);
-    } catch (const json::parse_error& error) {
-        const auto at = util::line_column(text, error.byte > 0 ? error.byte - 1 : 0);
+        doc = util::json::parse_value(text);
+    } catch (const util::json::SyntaxError& error) {
+        const auto at = util::line_column(text, error.offset());
         warnings.push_back(
-            {file.string(), at.line, at.column, "invalid JSON: " + parse_error_reason(error)});
+            {file.string(), at.line, at.column, std::string("invalid JSON: ") + error.what()});
         return std::nullopt;
     }
     std::string problem;

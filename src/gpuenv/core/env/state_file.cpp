@@ -16,6 +16,7 @@
 #include <gpuenv/util/atomic_write.hpp>
 #include <gpuenv/util/error.hpp>
 #include <gpuenv/util/file.hpp>
+#include <gpuenv/util/json_value.hpp>
 #include <gpuenv/util/text.hpp>
 
 namespace gpuenv::core::env {
@@ -329,9 +330,10 @@ Json parse_state(const std::string& text, const fs::path& file) {
                                              std::to_string(d.column) + ": " + message);
     }
     try {
-        return Json::parse(text);
-    } catch (const nlohmann::json::exception& e) {
-        throw Error(ExitCode::not_found, "cannot read " + file.string() + ": " + e.what());
+        return util::json::parse_ordered_value(text);
+    } catch (const util::json::SyntaxError& e) {
+        throw Error(ExitCode::not_found,
+                    "cannot read " + file.string() + ": " + util::json::describe(text, e));
     }
 }
 

@@ -12,6 +12,7 @@
 #include <gpuenv/core/lock/fingerprint.hpp>
 #include <gpuenv/core/lock/lock_format.hpp>
 #include <gpuenv/util/error.hpp>
+#include <gpuenv/util/json_value.hpp>
 #include <gpuenv/util/text.hpp>
 
 namespace gpuenv::core::fleet {
@@ -467,18 +468,11 @@ NodeGpus parse_node_gpus(std::string_view json_text, const std::string& host) {
     try {
         nlohmann::json root;
         try {
-            root = nlohmann::json::parse(json_text);
-        } catch (const nlohmann::json::exception& error) {
-            // nlohmann's text starts "[json.exception...] parse error at ...: ": keep the reason.
-            const std::string what = error.what();
-            const auto colon = what.find(": ");
-            if (const auto* parse = dynamic_cast<const nlohmann::json::parse_error*>(&error)) {
-                const auto at = util::line_column(json_text, parse->byte > 0 ? parse->byte - 1 : 0);
-                place = ":" + std::to_string(at.line) + ":" + std::to_string(at.column);
-            }
-            throw Error(
-                ExitCode::not_found,
-                "invalid JSON: " + (colon == std::string::npos ? what : what.substr(colon + 2)));
+            root = util::json::parse_value(json_text);
+        } catch (const util::json::SyntaxError& error) {
+            const auto at = util::line_column(json_text, error.offset());
+            place = ":" + std::to_string(at.line) + ":" + std::to_string(at.column);
+            throw Error(ExitCode::not_found, std::string("invalid JSON: ") + error.what());
         }
         if (!root.is_object())
             throw Error(ExitCode::not_found,
