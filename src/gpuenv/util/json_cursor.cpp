@@ -136,6 +136,110 @@ std::size_t utf8_length(std::string_view s, std::size_t pos) {
     return length;
 }
 
+// Returns the offset of the first character at or after `pos` that is not JSON whitespace.
+// Pretty-printed records indent every line: the run of spaces after a newline is skipped
+// sixteen bytes at a time.
+inline std::size_t skip_spaces(std::string_view s, std::size_t pos) {
+    while (pos < s.size()) {
+        const char c = s[pos];
+        if (static_cast<unsigned char>(c) > ' ' || !is_space(c))
+            return pos;
+        ++pos;
+#if defined(__SSE2__)
+        if (c == '\n' && pos + 16 <= s.size()) {
+            const __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + pos));
+            const auto spaces =
+                static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(chunk, _mm_set1_epi8(' '))));
+            pos += spaces == 0xFFFF ? 16 : static_cast<std::size_t>(__builtin_ctz(~spaces));
+        }
+#endif
+    }
+    return pos;
+}
+
+// Skips the value at `pos` on the common path: strings without escapes or non-ASCII bytes,
+// nesting up to 64 levels. Returns where the value ends, or k_failed for anything else (an
+// error, or a rare construct); the caller then runs the full skip from the same place, which
+// says exactly what is wrong. Everything lives in locals so that the loop stays in registers:
+// skipping paths_data is most of reading a conda record.
+std::size_t fast_skip(std::string_view s, std::size_t pos) {
+    const std::size_t size = s.size();
+    bool in_object[64];
+    int depth = 0;
+    const auto whitespace = [&] { pos = skip_spaces(s, pos); };
+    const auto string = [&] {  // at the opening quote
+        pos = find_special(s, pos + 1);
+        if (pos >= size || s[pos] != '"')
+            return false;
+        ++pos;
+        return true;
+    };
+    const auto word_ends = [&] { return pos >= size || !is_word_char(s[pos]); };
+    bool want_key = false;
+    for (;;) {
+        whitespace();
+        if (pos >= size)
+            return k_failed;
+        if (want_key) {
+            if (s[pos] != '"' || !string())
+                return k_failed;
+            whitespace();
+            if (pos >= size || s[pos] != ':')
+                return k_failed;
+            ++pos;
+            want_key = false;
+            continue;
+        }
+        // A value.
+        const char c = s[pos];
+        if (c == '{' || c == '[') {
+            ++pos;
+            whitespace();
+            if (pos < size && s[pos] == (c == '{' ? '}' : ']')) {
+                ++pos;
+            } else {
+                if (depth == 64)
+                    return k_failed;
+                in_object[depth++] = c == '{';
+                want_key = c == '{';
+                continue;
+            }
+        } else if (c == '"') {
+            if (!string())
+                return k_failed;
+        } else if (c == '-' || is_digit(c)) {
+            pos = number_end(s, pos);
+            if (pos == k_failed || !word_ends())
+                return k_failed;
+        } else {
+            const std::string_view literal = c == 't' ? "true" : c == 'f' ? "false" : "null";
+            if (s.substr(pos, literal.size()) != literal)
+                return k_failed;
+            pos += literal.size();
+            if (!word_ends())
+                return k_failed;
+        }
+        // After a value: close what ends here, or go on to the next member.
+        for (;;) {
+            if (depth == 0)
+                return pos;
+            whitespace();
+            if (pos >= size)
+                return k_failed;
+            const bool object = in_object[depth - 1];
+            if (s[pos] == ',') {
+                ++pos;
+                want_key = object;
+                break;
+            }
+            if (s[pos] != (object ? '}' : ']'))
+                return k_failed;
+            ++pos;
+            --depth;
+        }
+    }
+}
+
 std::string hex_byte(unsigned char c) {
     char buffer[8];
     std::snprintf(buffer, sizeof buffer, "0x%02X", c);
@@ -213,23 +317,7 @@ void Cursor::fail_found(std::string_view expected) const {
 }
 
 void Cursor::skip_whitespace_run() {
-    while (m_pos < m_text.size()) {
-        const char c = m_text[m_pos];
-        if (static_cast<unsigned char>(c) > ' ' || !is_space(c))
-            return;
-        ++m_pos;
-#if defined(__SSE2__)
-        // Pretty-printed records indent every line: skip the run of spaces after a newline
-        // sixteen bytes at a time.
-        if (m_pos + 16 <= m_text.size()) {
-            const __m128i chunk =
-                _mm_loadu_si128(reinterpret_cast<const __m128i*>(m_text.data() + m_pos));
-            const auto spaces =
-                static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(chunk, _mm_set1_epi8(' '))));
-            m_pos += spaces == 0xFFFF ? 16 : static_cast<std::size_t>(__builtin_ctz(~spaces));
-        }
-#endif
-    }
+    m_pos = skip_spaces(m_text, m_pos);
 }
 
 // A token that starts no value: a word is a bad literal ("tru", "None", "NaN"), anything else
@@ -540,6 +628,10 @@ void Cursor::read_null() {
 
 void Cursor::skip() {
     m_pending = false;
+    if (const std::size_t end = fast_skip(m_text, m_pos); end != k_failed) {
+        m_pos = end;
+        return;
+    }
     m_stack.clear();
     for (;;) {
         // One value; a container that opens is pushed, and its first member read next.
