@@ -411,13 +411,13 @@ void Cursor::scan_literal(std::string_view word) {
 }
 
 void Cursor::scan_key() {
-    if (m_pos >= m_text.size() || m_text[m_pos] != '"')
+    if (!at('"'))
         fail_found("a key in double quotes");
     std::size_t begin = 0;
     std::size_t end = 0;
     scan_string(begin, end);
     skip_whitespace();
-    if (m_pos >= m_text.size() || m_text[m_pos] != ':')
+    if (!at(':'))
         fail_found("':' after a key");
     ++m_pos;
 }
@@ -467,39 +467,41 @@ void Cursor::skip_unread() {
 
 void Cursor::enter_object() {
     skip_whitespace();
-    if (m_pos >= m_text.size() || m_text[m_pos] != '{')
+    if (!at('{'))
         fail_found("an object");
     ++m_pos;
     m_first = true;
     m_pending = false;
 }
 
-bool Cursor::next_field(std::string_view& key) {
+// Moves past the separator before a container's next member: returns false (consuming
+// `close`) at the container's end.
+bool Cursor::next_member(char close, const char* expected) {
     skip_unread();
     skip_whitespace();
-    const bool closing = m_pos < m_text.size() && m_text[m_pos] == '}';
-    if (m_first) {
-        if (closing) {
-            ++m_pos;
-            m_first = false;
-            return false;
-        }
-    } else {
-        if (closing) {
-            ++m_pos;
-            return false;
-        }
-        if (m_pos >= m_text.size() || m_text[m_pos] != ',')
-            fail_found("',' or '}' after an object member");
+    const bool first = m_first;
+    m_first = false;
+    if (at(close)) {
+        ++m_pos;
+        return false;
+    }
+    if (!first) {
+        if (!at(','))
+            fail_found(expected);
         ++m_pos;
         skip_whitespace();
     }
-    m_first = false;
-    if (m_pos >= m_text.size() || m_text[m_pos] != '"')
+    return true;
+}
+
+bool Cursor::next_field(std::string_view& key) {
+    if (!next_member('}', "',' or '}' after an object member"))
+        return false;
+    if (!at('"'))
         fail_found("a key in double quotes");
     key = read_string();
     skip_whitespace();
-    if (m_pos >= m_text.size() || m_text[m_pos] != ':')
+    if (!at(':'))
         fail_found("':' after a key");
     ++m_pos;
     m_pending = true;
@@ -508,7 +510,7 @@ bool Cursor::next_field(std::string_view& key) {
 
 void Cursor::enter_array() {
     skip_whitespace();
-    if (m_pos >= m_text.size() || m_text[m_pos] != '[')
+    if (!at('['))
         fail_found("an array");
     ++m_pos;
     m_first = true;
@@ -516,31 +518,15 @@ void Cursor::enter_array() {
 }
 
 bool Cursor::next_element() {
-    skip_unread();
-    skip_whitespace();
-    const bool closing = m_pos < m_text.size() && m_text[m_pos] == ']';
-    if (m_first) {
-        m_first = false;
-        if (closing) {
-            ++m_pos;
-            return false;
-        }
-    } else {
-        if (closing) {
-            ++m_pos;
-            return false;
-        }
-        if (m_pos >= m_text.size() || m_text[m_pos] != ',')
-            fail_found("',' or ']' after an array element");
-        ++m_pos;
-    }
+    if (!next_member(']', "',' or ']' after an array element"))
+        return false;
     m_pending = true;
     return true;
 }
 
 std::string_view Cursor::read_string() {
     skip_whitespace();
-    if (m_pos >= m_text.size() || m_text[m_pos] != '"')
+    if (!at('"'))
         fail_found("a string");
     m_pending = false;
     std::size_t begin = 0;
@@ -607,11 +593,11 @@ std::string_view Cursor::read_number() {
 bool Cursor::read_bool() {
     skip_whitespace();
     m_pending = false;
-    if (m_pos < m_text.size() && m_text[m_pos] == 't') {
+    if (at('t')) {
         scan_literal("true");
         return true;
     }
-    if (m_pos < m_text.size() && m_text[m_pos] == 'f') {
+    if (at('f')) {
         scan_literal("false");
         return false;
     }
@@ -621,7 +607,7 @@ bool Cursor::read_bool() {
 void Cursor::read_null() {
     skip_whitespace();
     m_pending = false;
-    if (m_pos >= m_text.size() || m_text[m_pos] != 'n')
+    if (!at('n'))
         fail_found("null");
     scan_literal("null");
 }
@@ -643,7 +629,7 @@ void Cursor::skip() {
             ++m_pos;
             skip_whitespace();
             const char close = c == '{' ? '}' : ']';
-            if (m_pos < m_text.size() && m_text[m_pos] == close) {
+            if (at(close)) {
                 ++m_pos;
             } else {
                 m_stack.push_back(c);

@@ -106,6 +106,8 @@ class Cursor {
     void scan_literal(std::string_view word);
     void scan_key();
     void skip_unread();
+    bool next_member(char close, const char* expected);
+    [[nodiscard]] bool at(char c) const { return m_pos < m_text.size() && m_text[m_pos] == c; }
 };
 
 /// Returns a number literal's value when it is an integer that fits int64 ("3", "-0"; not
